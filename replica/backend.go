@@ -1,0 +1,39 @@
+package replica
+
+import (
+	"context"
+
+	"github.com/distridata/distridata/protocol"
+)
+
+// Backend carries replica items to storage nodes. The daemon plugs in real
+// pipelined connections (package link); tests plug in an in-memory backend.
+// This is the only way the replication core reaches the outside world, so
+// the core itself does no I/O.
+type Backend interface {
+	// Send delivers items to the node with the given ID as one request (an
+	// RBATCH when len(items) > 1, else the single-item opcode) and calls
+	// done exactly once, from any goroutine, with one result per item in
+	// order, or with Reply.Err set when the request failed as a whole
+	// (link down, deadline passed, node busy).
+	//
+	// Send encodes the items before it returns: the caller may reuse items
+	// and the bytes they point to as soon as Send returns. Send may block
+	// to wait for room in a bounded queue, but never beyond ctx; when ctx
+	// ends first it calls done with ctx's error. ctx's deadline is also
+	// the request's deadline on the wire, and when ctx ends before the
+	// reply arrives, done is called with the error and the late reply is
+	// discarded.
+	Send(ctx context.Context, node string, h protocol.ReplicaHeader, items []protocol.Item, done func(Reply))
+
+	// Up reports whether the node is believed reachable. Down nodes are
+	// skipped at fan-out; a write still needs W real acknowledgements.
+	Up(node string) bool
+}
+
+// Reply is a storage node's answer to one Send.
+type Reply struct {
+	Stamp   protocol.ReplicaStamp
+	Results []protocol.Result // owned by the receiver, including Values
+	Err     error             // set when the request failed as a whole
+}
