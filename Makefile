@@ -16,7 +16,7 @@ GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: build run test unit fuzz-smoke fuzz check staticcheck bench clean
+.PHONY: build run test fuzz-smoke fuzz check staticcheck bench bench-anchors clean
 
 build: ## build the distridata binary into bin/
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/distridata
@@ -47,6 +47,9 @@ staticcheck:
 
 bench: ## Go micro-benchmarks of every package
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) ./...
+
+bench-anchors: build ## side-by-side load runs vs redis-server and twemproxy (installs them with apt)
+	./bench/anchors.sh
 
 clean:
 	rm -rf bin
