@@ -1,0 +1,80 @@
+package ring
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+)
+
+const (
+	// DefaultPartitions keeps the table at 384 KiB for 3 replicas while
+	// giving ~200 partitions per node at 1000 nodes (enough to balance).
+	DefaultPartitions = 1 << 16
+	// MaxPartitions bounds the table at 6 MiB for 3 replicas.
+	MaxPartitions = 1 << 20
+	// DefaultReplicas is the usual N=3 of Dynamo-style stores.
+	DefaultReplicas = 3
+	// MaxReplicas keeps a candidate list (N+spareCandidates) inside the
+	// 32-bit rejection mask used by the balancer.
+	MaxReplicas = 16
+	// DefaultSlack lets a node own 0.5% more than its fair share: tight enough
+	// for peak/mean ≤ 1.01 at 10 nodes, loose enough that most nodes are below
+	// their cap, which keeps the balancer's cascades (extra movement) short.
+	DefaultSlack = 0.005
+	// MaxNodes is set by the uint16 node indexes in the table.
+	MaxNodes = math.MaxUint16
+	// minWeight and maxWeight keep 1/weight and cost products finite.
+	minWeight = 1e-6
+	maxWeight = 1e6
+	// spareCandidates is how many next-best nodes each row remembers beyond
+	// N, so the balancer can redirect a replica without rescanning all nodes.
+	spareCandidates = 5
+)
+
+// Config sets the shape of a ring. The zero value means "all defaults".
+type Config struct {
+	// Partitions is P, the number of table rows: a power of two in
+	// [1, MaxPartitions]. Zero means DefaultPartitions.
+	Partitions int
+	// Replicas is N, the number of distinct owners per partition, in
+	// [1, MaxReplicas]. Zero means DefaultReplicas.
+	Replicas int
+	// Slack is the fraction above its weight-fair share of partition
+	// replicas that a node may own, in [0, 1]. Zero means DefaultSlack.
+	Slack float64
+}
+
+// DefaultConfig returns the configuration used when fields are zero.
+func DefaultConfig() Config {
+	return Config{Partitions: DefaultPartitions, Replicas: DefaultReplicas, Slack: DefaultSlack}
+}
+
+// Validate reports whether c can build a ring. Zero fields are valid: they
+// mean the default.
+func (c Config) Validate() error {
+	p := c.Partitions
+	if p < 0 || p > MaxPartitions || (p != 0 && bits.OnesCount(uint(p)) != 1) {
+		return fmt.Errorf("cannot use %d partitions: %w", p, ErrPartitions)
+	}
+	if c.Replicas < 0 || c.Replicas > MaxReplicas {
+		return fmt.Errorf("cannot use %d replicas: %w", c.Replicas, ErrReplicas)
+	}
+	if math.IsNaN(c.Slack) || c.Slack < 0 || c.Slack > 1 {
+		return fmt.Errorf("cannot use slack %v: %w", c.Slack, ErrSlack)
+	}
+	return nil
+}
+
+// withDefaults replaces zero fields by their defaults.
+func (c Config) withDefaults() Config {
+	if c.Partitions == 0 {
+		c.Partitions = DefaultPartitions
+	}
+	if c.Replicas == 0 {
+		c.Replicas = DefaultReplicas
+	}
+	if c.Slack == 0 {
+		c.Slack = DefaultSlack
+	}
+	return c
+}

@@ -1,0 +1,70 @@
+package ring
+
+import "math/bits"
+
+// Placement must be the same on every platform and Go version, so draws use
+// only integer arithmetic: a 64-bit mix of (node seed, partition) and a
+// fixed-point log2 from a table built by integer squaring. A float is formed
+// only at the end, by one exact conversion and one multiplication, which
+// IEEE 754 rounds identically everywhere (no fused multiply-add can apply).
+
+const (
+	logTableBits = 10 // 8 KiB table; linear interpolation error < 2e-7
+	logFracBits  = 40 // fixed-point precision of log2 results (Q40)
+)
+
+var log2Table = buildLog2Table()
+
+// draw mixes a node seed with a partition number into 64 uniform bits. The
+// finalizer is the "Stafford variant 13" mixer (as in SplitMix64), which has
+// full avalanche, so nodes whose seeds differ by a constant still get
+// independent draws.
+func draw(seed uint64, p uint32) uint64 {
+	x := seed ^ (uint64(p)+1)*0x9e3779b97f4a7c15
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// negLog2 returns -log2(u) in Q40 fixed point, for u = (h>>11 + 1)/2^53 in
+// (0, 1]. It is monotone non-increasing in h.
+func negLog2(h uint64) uint64 {
+	m := h>>11 + 1 // 1..2^53
+	e := 63 - bits.LeadingZeros64(m)
+	frac := m<<(62-e) - 1<<62 // mantissa fraction, Q62
+	i := frac >> (62 - logTableBits)
+	rem := (frac >> (62 - logTableBits - 32)) & (1<<32 - 1)
+	lo, hi := log2Table[i], log2Table[i+1]
+	l := lo + ((hi-lo)*rem)>>32
+	return uint64(53)<<logFracBits - (uint64(e)<<logFracBits + l)
+}
+
+// buildLog2Table tabulates log2(1 + i/2^logTableBits) in Q40.
+func buildLog2Table() *[1<<logTableBits + 1]uint64 {
+	var t [1<<logTableBits + 1]uint64
+	for i := range t {
+		t[i] = log2Q40(1<<62 + uint64(i)<<(62-logTableBits))
+	}
+	return &t
+}
+
+// log2Q40 computes log2(x) for x in [1, 2] given in Q62, bit by bit: square
+// x; if the square reaches 2, the next result bit is 1 and x halves.
+func log2Q40(x uint64) uint64 {
+	if x >= 2<<62 {
+		return 1 << logFracBits
+	}
+	var r uint64
+	for b := logFracBits - 1; b >= 0; b-- {
+		hi, lo := bits.Mul64(x, x)
+		x = hi<<2 | lo>>62
+		if x >= 2<<62 {
+			x >>= 1
+			r |= 1 << b
+		}
+	}
+	return r
+}

@@ -1,0 +1,170 @@
+package ring
+
+import (
+	"runtime"
+	"sync"
+)
+
+// A candidate list is one row's nodes in zone-spreading rendezvous order: the
+// best node (lowest cost) of every zone first, ordered by cost; then every
+// zone's second best; and so on ("pick from the zones with the fewest picks so
+// far"). Its first N entries are the unbalanced straw2 owners, zone-distinct
+// when there are at least N zones. The balancer may skip entries, so rows keep
+// K = N + spareCandidates of them.
+//
+// The list of a row is a pure function of (membership, row), which is what
+// lets an incremental rebuild recompute only rows a change can touch.
+
+// cand is one scored node.
+type cand struct {
+	cost float64
+	node uint16
+}
+
+// better orders candidates by cost, then by node index (= ID order), so ties
+// break the same way in every membership.
+func (a cand) better(b cand) bool {
+	return a.cost < b.cost || (a.cost == b.cost && a.node < b.node)
+}
+
+// rowScratch is per-goroutine working memory for computing rows.
+type rowScratch struct {
+	perZone [][]cand // best candidates per zone, sorted
+	round   []cand
+}
+
+func newRowScratch(m *members, k int) *rowScratch {
+	s := &rowScratch{perZone: make([][]cand, len(m.zones)), round: make([]cand, 0, k)}
+	depth := zoneDepth(len(m.zones), k)
+	for z := range s.perZone {
+		s.perZone[z] = make([]cand, 0, depth)
+	}
+	return s
+}
+
+// zoneDepth is how many candidates per zone a row of length k can use: with
+// at least k zones, the first round already yields k entries.
+func zoneDepth(zones, k int) int {
+	if zones >= k {
+		return 1
+	}
+	return k
+}
+
+// computeRow writes the candidate list of row p into dst (len k, or fewer when
+// there are fewer nodes) and returns its length.
+func (m *members) computeRow(p uint32, dst []uint16, s *rowScratch) int {
+	for z, ids := range m.zones {
+		top := s.perZone[z][:0]
+		for _, i := range ids {
+			top = insertBounded(top, cand{m.cost(p, i), i})
+		}
+		s.perZone[z] = top
+	}
+	n := 0
+	for r := 0; n < len(dst); r++ {
+		round := s.round[:0]
+		for _, top := range s.perZone {
+			if r < len(top) {
+				round = insertBounded(round, top[r])
+			}
+		}
+		s.round = round
+		if len(round) == 0 {
+			break
+		}
+		n += copyNodes(dst[n:], round)
+	}
+	return n
+}
+
+// insertBounded inserts c into the sorted slice top, keeping at most cap(top)
+// entries. Most candidates lose to the last entry and cost one comparison.
+func insertBounded(top []cand, c cand) []cand {
+	n := len(top)
+	if n == cap(top) {
+		if !c.better(top[n-1]) {
+			return top
+		}
+		n--
+	} else {
+		top = top[:n+1]
+	}
+	j := n
+	for j > 0 && c.better(top[j-1]) {
+		top[j] = top[j-1]
+		j--
+	}
+	top[j] = c
+	return top
+}
+
+func copyNodes(dst []uint16, cs []cand) int {
+	n := min(len(dst), len(cs))
+	for i := range n {
+		dst[i] = cs[i].node
+	}
+	return n
+}
+
+// prefTable holds the candidate lists of all rows, k entries per row; rows
+// with fewer nodes than k are padded with noNode.
+type prefTable struct {
+	k    int
+	rows []uint16
+}
+
+const noNode = 0xffff // index never used: MaxNodes is 65535, indexes < 65535
+
+func (t *prefTable) row(p uint32) []uint16 {
+	r := t.rows[int(p)*t.k : int(p+1)*t.k]
+	for i, v := range r {
+		if v == noNode {
+			return r[:i]
+		}
+	}
+	return r
+}
+
+// parallelRowsMin is the work (rows × nodes) below which spawning goroutines
+// costs more than it saves.
+const parallelRowsMin = 1 << 18
+
+// buildPrefs computes every row. Rows are independent, so it splits them
+// across up to GOMAXPROCS goroutines that it waits for before returning.
+func buildPrefs(m *members, parts, k int) *prefTable {
+	t := &prefTable{k: k, rows: make([]uint16, parts*k)}
+	workers := runtime.GOMAXPROCS(0)
+	if parts*len(m.nodes) < parallelRowsMin || workers < 2 {
+		t.fill(m, 0, parts)
+		return t
+	}
+	var wg sync.WaitGroup
+	chunk := (parts + workers - 1) / workers
+	for lo := 0; lo < parts; lo += chunk {
+		hi := min(lo+chunk, parts)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.fill(m, lo, hi)
+		}()
+	}
+	wg.Wait()
+	return t
+}
+
+// fill computes rows [lo, hi).
+func (t *prefTable) fill(m *members, lo, hi int) {
+	s := newRowScratch(m, t.k)
+	for p := lo; p < hi; p++ {
+		t.recompute(m, uint32(p), s)
+	}
+}
+
+func (t *prefTable) recompute(m *members, p uint32, s *rowScratch) {
+	dst := t.rows[int(p)*t.k : int(p+1)*t.k]
+	n := m.computeRow(p, dst, s)
+	for i := n; i < len(dst); i++ {
+		dst[i] = noNode
+	}
+}
