@@ -93,7 +93,7 @@ func endFrame(dst []byte, start int) []byte {
 	return dst
 }
 
-// AppendHeader appends a header for a body of bodyLen bytes, for callers
+// AppendHeader appends h as is (h.Length must be the body length), for callers
 // that write the body themselves (for example from a vectored write).
 func AppendHeader(dst []byte, h Header) []byte {
 	dst = appendU32(dst, h.Length)

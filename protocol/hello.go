@@ -4,7 +4,8 @@ package protocol
 // other protocol is recognised at once.
 var Magic = [4]byte{'D', 'D', 'A', 'T'}
 
-// Version1 is the first protocol version; Version is what this build speaks.
+// Version1 is the first protocol version; ProtocolVersion is what this
+// build speaks.
 const (
 	Version1        uint16 = 1
 	ProtocolVersion        = Version1

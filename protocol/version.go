@@ -56,7 +56,7 @@ func appendVersion(dst []byte, v Version) []byte {
 // Clock is a hybrid logical clock. Now never returns the same or a smaller
 // timestamp twice, even if the wall clock jumps backwards; Observe merges a
 // timestamp seen from a peer so that a lagging clock catches up. It is safe
-// for concurrent use and lock-free.
+// for concurrent use and lock-free. The zero value reads time.Now.
 type Clock struct {
 	last atomic.Uint64
 	wall func() time.Time // injectable for tests of clock skew
@@ -73,7 +73,13 @@ func NewClock(wall func() time.Time) *Clock {
 // Now returns a new timestamp, greater than every timestamp this clock has
 // returned or observed.
 func (c *Clock) Now() uint64 {
-	phys := uint64(c.wall().UnixMilli()) << LogicalBits
+	wall := c.wall
+	if wall == nil {
+		// A Clock embedded by value in another struct never saw NewClock;
+		// without this it would panic on its first write.
+		wall = time.Now
+	}
+	phys := uint64(wall().UnixMilli()) << LogicalBits
 	for {
 		last := c.last.Load()
 		next := max(phys, last+1)
