@@ -1,0 +1,38 @@
+// Package daemon is DistriData's coordinator process: the gnet event-loop
+// front end that speaks the client protocol, plus the assembly that wires
+// the ring, the backend link pool and the replication core behind it.
+//
+// # Data path
+//
+// A gnet event loop owns each client connection. OnTraffic decodes every
+// whole frame that is buffered, checks it against protocol.Limits, copies
+// what must outlive the callback exactly once (into a size-class pooled
+// buffer), and hands the request to a goroutine that calls the Store (the
+// replication core). The loop never blocks.
+//
+// Completions append their reply frames to the connection's output buffer
+// under a mutex and wake the loop once (Conn.Wake); the woken OnTraffic
+// writes everything queued with one Write. Replies carry the request ID and
+// may leave out of order.
+//
+// # Backpressure (gnet cannot pause a connection; DESIGN §7)
+//
+//   - each connection has a window of in-flight requests and bytes; when it
+//     is full the loop stops decoding (bytes stay in gnet's inbound buffer)
+//     and the next completion's wake-up resumes it;
+//   - hard caps on a connection's inbound and outbound buffered bytes close
+//     it with a logged reason;
+//   - a global memory budget over the request payloads in flight answers
+//     BUSY instead of queueing more;
+//   - a sweeper on gnet's ticker closes connections whose partial frame is
+//     older than FrameTimeout (slowloris) or that stay idle longer than
+//     IdleTimeout. It reads the daemon's own registry, never Conn.Context
+//     (gnet race #723).
+//
+// # Goroutines
+//
+// Daemon owns: the gnet engine (gnet.Run in one goroutine, its loops and
+// ticker), one goroutine per in-flight request (bounded by the windows and
+// the memory budget), and whatever the link pool and the coordinator own.
+// Shutdown stops and waits for all of them.
+package daemon

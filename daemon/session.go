@@ -1,0 +1,226 @@
+package daemon
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/distridata/distridata/protocol"
+)
+
+// maxRetainedOut caps the output buffer a session keeps between flushes:
+// a connection that once sent a 16 MiB reply must not pin 16 MiB forever.
+const maxRetainedOut = 256 << 10
+
+// maxResumeRounds bounds how many decode/flush rounds one OnTraffic runs
+// for a connection whose window reopened while it was flushing, so one
+// busy connection cannot starve the others on its loop. Past it the
+// connection wakes itself and yields.
+const maxResumeRounds = 4
+
+// session is the daemon's state for one client connection.
+//
+// Ownership: fields under "loop only" are touched only by the connection's
+// event loop. Fields under mu are shared with request goroutines. Atomics
+// are read by the sweeper (OnTick goroutine). Lock order: frontend.regMu
+// before session.mu; mu is a leaf, never held across a syscall.
+type session struct {
+	fe     *frontend
+	gc     gnet.Conn
+	remote string
+	opened int64 // unix ns; immutable
+
+	// Loop only.
+	authed bool
+	paused bool   // the window filled; the next completion resumes decoding
+	spare  []byte // the idle half of the output double buffer
+
+	// Read by the sweeper.
+	lastActive   atomic.Int64 // unix ns of the last input or reply flushed
+	partialSince atomic.Int64 // unix ns since a partial frame sits buffered; 0 = none
+	helloDone    atomic.Bool
+	closing      atomic.Bool // a close was decided; its reason is recorded
+
+	mu            sync.Mutex
+	out           []byte // reply frames not yet handed to gnet
+	inflight      int    // requests handed to the store and not yet answered
+	inflightBytes int    // their frame bytes
+	wakePending   bool   // a Wake is queued and has not yet flushed out
+	closed        bool   // OnClose ran: completions drop their replies
+	closeReason   string
+}
+
+func newSession(fe *frontend, c gnet.Conn, now int64) *session {
+	s := &session{fe: fe, gc: c, opened: now}
+	if a := c.RemoteAddr(); a != nil {
+		s.remote = a.String()
+	}
+	s.lastActive.Store(now)
+	return s
+}
+
+// maxFrame is the frame limit in force: stricter before HELLO. Loop only.
+func (s *session) maxFrame() int {
+	if s.authed {
+		return s.fe.cfg.Limits.MaxFrameSize
+	}
+	return s.fe.cfg.Limits.MaxPreAuthFrameSize
+}
+
+// queueStatus queues a reply with an empty body. Loop only.
+func (s *session) queueStatus(op protocol.Opcode, id uint64, st protocol.Status) {
+	s.fe.m.countStatus(st)
+	s.mu.Lock()
+	s.out = protocol.AppendStatusReply(s.out, op, id, st)
+	s.mu.Unlock()
+}
+
+// queueBody queues a reply with a raw body (PING, STATS). Loop only.
+func (s *session) queueBody(op protocol.Opcode, id uint64, body []byte) {
+	s.fe.m.countStatus(protocol.StatusOK)
+	s.mu.Lock()
+	s.out = protocol.AppendBodyReply(s.out, op, id, protocol.StatusOK, body)
+	s.mu.Unlock()
+}
+
+// admits reports whether a request of n frame bytes fits the window: at
+// most ConnWindow requests, and ConnWindowBytes bytes unless it would be
+// alone (so a frame larger than the byte window still gets through).
+// Only the loop adds to the window, so the answer stays true until the
+// loop itself reserves. Loop only.
+func (s *session) admits(n int) bool {
+	cfg := &s.fe.cfg
+	s.mu.Lock()
+	ok := s.inflight < cfg.ConnWindow &&
+		(s.inflight == 0 || s.inflightBytes+n <= cfg.ConnWindowBytes)
+	s.mu.Unlock()
+	return ok
+}
+
+// reserve takes a window slot for a request of n frame bytes. Loop only.
+func (s *session) reserve(n int) {
+	s.mu.Lock()
+	s.inflight++
+	s.inflightBytes += n
+	s.mu.Unlock()
+}
+
+// windowOpen reports whether another request could be admitted now.
+func (s *session) windowOpen() bool {
+	s.mu.Lock()
+	ok := s.inflight < s.fe.cfg.ConnWindow
+	s.mu.Unlock()
+	return ok
+}
+
+// complete queues a request's reply (built by appendReply), frees its
+// window slot, and wakes the loop unless a wake-up is already queued: the
+// loop flushes everything queued so far in one write. Any goroutine.
+func (s *session) complete(r *request, res *result) {
+	s.mu.Lock()
+	if !s.closed {
+		s.out = appendReply(s.out, r, res, s.fe.cfg.Limits.MaxFrameSize)
+	}
+	s.inflight--
+	s.inflightBytes -= r.window
+	wake := !s.wakePending && !s.closed
+	if wake {
+		s.wakePending = true
+	}
+	s.mu.Unlock()
+	if wake {
+		// Wake fails only when the loop is shutting down; then the
+		// connection closes and the client sees it.
+		_ = s.gc.Wake(nil)
+	}
+}
+
+// flush hands every queued reply to gnet in one write and reports a close
+// reason if the client is not reading them. Clearing wakePending in the
+// same critical section as taking the queue means a completion after it
+// always wakes again: no reply waits for the next request. Loop only.
+func (s *session) flush(c gnet.Conn, now int64) string {
+	s.mu.Lock()
+	b := s.out
+	s.out = s.spare[:0]
+	s.wakePending = false
+	s.mu.Unlock()
+	if len(b) > 0 {
+		// Write sends what the socket takes and copies the rest into
+		// gnet's outbound buffer, so b can be reused at once. A write
+		// error closes the connection inside gnet.
+		_, _ = c.Write(b)
+		s.lastActive.Store(now)
+	}
+	if cap(b) > maxRetainedOut {
+		b = nil
+	}
+	s.spare = b[:0]
+	if ob := c.OutboundBuffered(); ob > s.fe.cfg.MaxOutboundBuffered {
+		s.fe.m.outboundCap.Add(1)
+		return "unread replies over MaxOutboundBuffered"
+	}
+	return ""
+}
+
+// markPartial records whether a partial frame is buffered. Loop only.
+func (s *session) markPartial(partial bool, now int64) {
+	if !partial {
+		s.partialSince.Store(0)
+	} else if s.partialSince.Load() == 0 {
+		s.partialSince.Store(now)
+	}
+}
+
+// decideClose records why the connection is being closed; the first
+// reason wins. It reports whether this call decided. Any goroutine.
+func (s *session) decideClose(reason string) bool {
+	if !s.closing.CompareAndSwap(false, true) {
+		return false
+	}
+	s.mu.Lock()
+	s.closeReason = reason
+	s.mu.Unlock()
+	return true
+}
+
+// markClosed runs in OnClose: later completions drop their replies.
+func (s *session) markClosed() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.out = nil
+	return s.closeReason
+}
+
+// expired returns why the sweeper should close s, or "". Sweeper only.
+func (s *session) expired(now int64) string {
+	cfg := &s.fe.cfg
+	ft := int64(cfg.FrameTimeout)
+	if !s.helloDone.Load() && now-s.opened > ft {
+		s.fe.m.frameTimeouts.Add(1)
+		return "no HELLO within FrameTimeout"
+	}
+	if ps := s.partialSince.Load(); ps != 0 && now-ps > ft {
+		s.fe.m.frameTimeouts.Add(1)
+		return "partial frame older than FrameTimeout"
+	}
+	if cfg.IdleTimeout > 0 && now-s.lastActive.Load() > int64(cfg.IdleTimeout) {
+		s.mu.Lock()
+		busy := s.inflight > 0 || len(s.out) > 0
+		s.mu.Unlock()
+		if !busy {
+			s.fe.m.idleTimeouts.Add(1)
+			return "idle longer than IdleTimeout"
+		}
+	}
+	return ""
+}
+
+// drained reports whether s has nothing in flight and nothing unflushed.
+func (s *session) drained() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed || (s.inflight == 0 && len(s.out) == 0 && !s.wakePending)
+}

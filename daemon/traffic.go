@@ -1,0 +1,205 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/distridata/distridata/protocol"
+)
+
+// OnTraffic runs on the connection's loop when bytes arrive or a
+// completion woke it. It decodes and dispatches every whole frame the
+// window admits, then writes every queued reply at once.
+func (fe *frontend) OnTraffic(c gnet.Conn) gnet.Action {
+	s, ok := c.Context().(*session)
+	if !ok {
+		return gnet.Close
+	}
+	now := time.Now().UnixNano()
+	if c.InboundBuffered() > 0 && !s.paused {
+		s.lastActive.Store(now)
+	}
+	for round := 1; ; round++ {
+		reason := s.decode(c, now)
+		if r := s.flush(c, now); reason == "" {
+			reason = r
+		}
+		if reason != "" {
+			s.decideClose(reason)
+			return gnet.Close
+		}
+		// A completion that landed between the window filling and the
+		// flush found a wake-up already pending, and that wake-up has just
+		// been consumed: look again rather than wait for one more.
+		if !s.paused || !s.windowOpen() || fe.draining.Load() {
+			break
+		}
+		if round == maxResumeRounds {
+			_ = c.Wake(nil) // yield to the loop's other connections
+			break
+		}
+	}
+	if in := c.InboundBuffered(); in > fe.cfg.MaxInboundBuffered {
+		fe.m.inboundCap.Add(1)
+		s.decideClose("unread input over MaxInboundBuffered")
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// decode handles whole frames until the input runs out, the window fills,
+// or a frame calls for closing the connection (its reason is returned).
+// Each frame is discarded from gnet's buffer only after it was handled:
+// Peek's bytes are valid until then. Loop only.
+func (s *session) decode(c gnet.Conn, now int64) string {
+	for !s.fe.draining.Load() {
+		buffered := c.InboundBuffered()
+		if buffered < protocol.HeaderSize {
+			s.markPartial(buffered > 0, now)
+			return ""
+		}
+		hb, _ := c.Peek(protocol.HeaderSize)
+		h, err := protocol.DecodeHeader(hb, s.maxFrame())
+		if err != nil {
+			// Oversize or garbage, judged from the header alone: the
+			// stream cannot be resynchronised.
+			return s.refuse(h, err, hb)
+		}
+		n := protocol.HeaderSize + int(h.Length)
+		if buffered < n {
+			s.markPartial(true, now)
+			return ""
+		}
+		if isDataOp(h.Op) && s.authed && !s.admits(n) {
+			if !s.paused {
+				s.paused = true
+				s.fe.m.pauses.Add(1)
+			}
+			s.markPartial(false, now) // waiting on us, not on the client
+			return ""
+		}
+		s.paused = false
+		fb, _ := c.Peek(n)
+		f := protocol.Frame{Header: h, Body: fb[protocol.HeaderSize:n:n]}
+		reason := s.handle(&f, n, now)
+		_, _ = c.Discard(n)
+		if reason != "" {
+			return reason
+		}
+	}
+	return ""
+}
+
+func isDataOp(op protocol.Opcode) bool {
+	switch op {
+	case protocol.OpPut, protocol.OpGet, protocol.OpDel, protocol.OpMPut, protocol.OpMGet:
+		return true
+	}
+	return false
+}
+
+// refuse answers a frame that ends the connection: its status comes from
+// err, and the reason (with a bounded, quoted snippet of the input) goes
+// to the log. Loop only.
+func (s *session) refuse(h protocol.Header, err error, input []byte) string {
+	st := protocol.StatusOf(err)
+	s.queueStatus(h.Op, h.ID, st)
+	switch st {
+	case protocol.StatusUnauthorized:
+		s.fe.m.authFailures.Add(1)
+	default:
+		s.fe.m.badRequests.Add(1)
+	}
+	if len(input) > snippetLen {
+		input = input[:snippetLen]
+	}
+	s.fe.logLimited("refused frame", "remote", s.remote, "op", h.Op, "err", err, "input", input)
+	return err.Error()
+}
+
+// snippetLen bounds the input quoted in a refusal log line.
+const snippetLen = 32
+
+// handle processes one whole frame of n bytes. Loop only.
+func (s *session) handle(f *protocol.Frame, n int, now int64) string {
+	if f.IsReply() {
+		return s.refuse(f.Header, protocol.ErrMalformed, f.Body)
+	}
+	if !s.authed && f.Op != protocol.OpHello && f.Op != protocol.OpPing {
+		return s.refuse(f.Header, protocol.ErrHelloFirst, nil)
+	}
+	s.fe.m.countRequest(f.Op)
+	switch f.Op {
+	case protocol.OpHello:
+		return s.hello(f)
+	case protocol.OpPing:
+		body, err := f.Open(nil, s.maxFrame())
+		if err != nil {
+			return s.refuse(f.Header, err, f.Body)
+		}
+		s.queueBody(protocol.OpPing, f.ID, body)
+	case protocol.OpStats:
+		s.queueBody(protocol.OpStats, f.ID, s.fe.statsText())
+	case protocol.OpPut, protocol.OpGet, protocol.OpDel, protocol.OpMPut, protocol.OpMGet:
+		return s.dispatch(f, n, now)
+	default:
+		// The frame is well delimited, so the stream is still in sync: an
+		// opcode from a newer client is refused, not fatal.
+		s.queueStatus(f.Op, f.ID, protocol.StatusBadRequest)
+	}
+	return ""
+}
+
+// hello checks a HELLO and answers with the daemon's identity, clock,
+// epoch and limits. A failed HELLO closes the connection. Loop only.
+func (s *session) hello(f *protocol.Frame) string {
+	body, err := f.Open(nil, s.maxFrame())
+	if err != nil {
+		return s.refuse(f.Header, err, f.Body)
+	}
+	h, err := protocol.DecodeHello(body)
+	switch {
+	case err != nil:
+	case h.Version == 0:
+		err = protocol.ErrVersion
+	case h.Role != protocol.RoleClient:
+		err = ErrRole
+	case !s.fe.tokenOK(h.Token):
+		err = protocol.ErrUnauthorized
+	}
+	if err != nil {
+		return s.refuse(f.Header, err, nil) // never log a token
+	}
+	s.authed = true
+	s.helloDone.Store(true)
+	fe := s.fe
+	reply := protocol.HelloReply{
+		// A newer client learns that we speak our version; it may go on
+		// in ours or close.
+		Version:  min(h.Version, protocol.ProtocolVersion),
+		ServerID: fe.cfg.ID,
+		Clock:    fe.clock.Now(),
+		Epoch:    fe.epoch(),
+		Limits:   fe.cfg.Limits,
+	}
+	fe.m.countStatus(protocol.StatusOK)
+	s.mu.Lock()
+	s.out = protocol.AppendHelloReply(s.out, f.ID, reply)
+	s.mu.Unlock()
+	return ""
+}
+
+// tokenOK compares the presented token with the configured one in
+// constant time. Hashing first makes the time independent of the
+// lengths too.
+func (fe *frontend) tokenOK(tok []byte) bool {
+	if fe.cfg.Token == "" {
+		return true
+	}
+	a := sha256.Sum256(tok)
+	b := sha256.Sum256([]byte(fe.cfg.Token))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
