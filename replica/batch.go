@@ -1,0 +1,89 @@
+package replica
+
+import (
+	"context"
+
+	"github.com/distridata/distridata/protocol"
+)
+
+// MPut writes every kv with its own fresh version and waits for each key's
+// own quorum of w acks (0: Config.W). All of a node's items travel in one
+// Send (one RBATCH). out must have len(kvs); out[i] gets key i's status and
+// assigned version. A key that fails does not fail the others.
+func (c *Coordinator) MPut(ctx context.Context, kvs []protocol.KV, w int, out []protocol.ItemStatus) {
+	c.stats.mputs.Add(1)
+	c.stats.batchKeys.Add(uint64(len(kvs)))
+	out = out[:len(kvs)] // a shorter out is a caller bug: fail here, loudly
+	need, err := c.admitBatch(w, c.cfg.W, len(kvs))
+	if err != nil {
+		fillStatus(out, err)
+		return
+	}
+	o := c.newOp(c.ring.Load(), false)
+	for _, kv := range kvs {
+		o.addKey(kv.Key, protocol.ItemPut, c.newVersion(), kv.Value, need)
+		o.rejectBadKey(kv.Key)
+	}
+	o.plan()
+	o.run(ctx)
+	for i := range o.keys {
+		k := &o.keys[i]
+		out[i] = protocol.ItemStatus{Status: protocol.StatusOf(k.err), Version: k.version}
+	}
+	c.finish(o, "mput")
+	o.release()
+}
+
+// MGet reads every key with its own quorum of r answers (0: Config.R),
+// repairing stale replicas as Get does; one Send per node carries all its
+// items. out must have len(keys); out[i] gets key i's status (OK or
+// NOT_FOUND with the tombstone's version, or a failure), version and
+// value. The values belong to the caller.
+func (c *Coordinator) MGet(ctx context.Context, keys [][]byte, r int, out []protocol.ItemStatus) {
+	c.stats.mgets.Add(1)
+	c.stats.batchKeys.Add(uint64(len(keys)))
+	out = out[:len(keys)]
+	need, err := c.admitBatch(r, c.cfg.R, len(keys))
+	if err != nil {
+		fillStatus(out, err)
+		return
+	}
+	o := c.newOp(c.ring.Load(), true)
+	for _, key := range keys {
+		o.addKey(key, protocol.ItemGet, protocol.Version{}, nil, need)
+		o.rejectBadKey(key)
+	}
+	o.plan()
+	o.run(ctx)
+	for i := range o.keys {
+		k := &o.keys[i]
+		out[i] = protocol.ItemStatus{Status: protocol.StatusOf(k.err), Version: k.version, Value: k.value}
+	}
+	c.finish(o, "mget")
+	o.release()
+}
+
+// admitBatch is admit plus the RBATCH item-count bound: a node may get
+// every key of the batch, and the count is a u16 on the wire.
+func (c *Coordinator) admitBatch(q, def, n int) (int, error) {
+	need, err := c.admit(q, def)
+	if err == nil && n > maxBatchItems {
+		err = protocol.ErrBatchTooLarge
+	}
+	return need, err
+}
+
+// rejectBadKey decides the last added key at once if it cannot be sent.
+func (o *op) rejectBadKey(key []byte) {
+	if err := checkKey(key); err != nil {
+		k := &o.keys[len(o.keys)-1]
+		k.decided, k.err = true, err
+	}
+}
+
+func fillStatus(out []protocol.ItemStatus, err error) {
+	st := protocol.StatusOf(err)
+	for i := range out {
+		out[i] = protocol.ItemStatus{Status: st}
+	}
+}

@@ -1,0 +1,122 @@
+package replica
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/distridata/distridata/protocol"
+)
+
+// run executes a planned op: fan out, wait for the quorums, decide, then
+// (reads) repair stale replicas before returning. It returns with every key
+// decided; callbacks still outstanding are late and touch only counters.
+func (o *op) run(parent context.Context) {
+	ctx, cancel, dl := o.c.derive(parent)
+	defer cancel() // ends the leftover replica calls; their answers are late
+	o.hdr = protocol.ReplicaHeader{Epoch: o.ring.Epoch(), DeadlineMs: remainingMs(dl)}
+	n := o.nsUsed
+	o.phase = phaseFanout
+	expired := ctx.Err() != nil
+	if !expired { // a request born expired sends nothing
+		o.sendAll(ctx, 0, n)
+		expired = o.wait(ctx, fanoutDone)
+	}
+	o.mu.Lock()
+	o.decide(expired)
+	if !o.read {
+		o.phase = phaseDone
+		o.mu.Unlock()
+		return
+	}
+	o.phase = phaseRepair
+	o.pickNewest()
+	if o.c.cfg.ReadRepair && !expired {
+		o.planRepairs()
+	}
+	o.repairs = o.nsUsed - n
+	o.mu.Unlock()
+	if o.repairs > 0 {
+		o.sendAll(ctx, n, o.nsUsed)
+		o.wait(ctx, repairsDone) // a repair that misses the deadline is counted, not fatal
+	}
+	o.mu.Lock()
+	o.phase = phaseDone
+	o.mu.Unlock()
+}
+
+// derive bounds the request: the caller's deadline, else Timeout from now.
+// The child context is cancelled on return so leftover calls end at once.
+func (c *Coordinator) derive(parent context.Context) (context.Context, context.CancelFunc, time.Time) {
+	if dl, ok := parent.Deadline(); ok {
+		ctx, cancel := context.WithCancel(parent)
+		return ctx, cancel, dl
+	}
+	dl := time.Now().Add(c.cfg.Timeout)
+	ctx, cancel := context.WithDeadline(parent, dl)
+	return ctx, cancel, dl
+}
+
+// remainingMs is the wire deadline: milliseconds left, rounded up so that
+// a sub-millisecond budget is not sent as 0 ("node default").
+func remainingMs(dl time.Time) uint32 {
+	d := time.Until(dl)
+	if d <= 0 {
+		return 1
+	}
+	ms := (d + time.Millisecond - 1) / time.Millisecond
+	return uint32(min(int64(ms), math.MaxUint32))
+}
+
+// decide settles every key. Called with mu held at the end of the fan-out.
+func (o *op) decide(expired bool) {
+	for i := range o.keys {
+		k := &o.keys[i]
+		if k.err == ErrUnavailable {
+			continue
+		}
+		if !k.decided {
+			k.decided = true
+			o.undecided--
+		}
+		if k.good >= k.need {
+			continue
+		}
+		k.err = o.failure(k)
+	}
+}
+
+// failure classifies a key that missed its quorum. The one failed-class
+// answer is "every replica refused before applying anything"; whatever may
+// have reached a replica is unknown: TIMEOUT when no replica failed (they
+// were only slow: still pending, or answered with the deadline's error),
+// PARTIAL when some replicas failed.
+func (o *op) failure(k *keyState) error {
+	switch {
+	case k.pending() == 0 && k.good == 0 && k.unknown == 0:
+		return o.refusal(k)
+	case k.failed+k.unknown-k.timedOut == 0:
+		return ErrTimeout
+	}
+	return ErrPartial
+}
+
+// refusal picks the sentinel for a key every replica refused: a stale
+// epoch first (the daemon should reload the ring), then all-busy, then the
+// rest.
+func (o *op) refusal(k *keyState) error {
+	busy := true
+	for _, s := range o.slots[k.slot0 : k.slot0+k.nslots] {
+		switch {
+		case s.state != slotFailed:
+		case s.status == protocol.StatusWrongEpoch:
+			return ErrWrongEpoch
+		case s.status != protocol.StatusBusy:
+			busy = false
+		}
+	}
+	if busy {
+		return ErrBusy
+	}
+	return ErrRejected
+}
