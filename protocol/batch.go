@@ -22,7 +22,7 @@ func AppendMPut(dst []byte, id uint64, o Options, kvs []KV) []byte {
 	dst = appendOptions(dst, o)
 	dst = appendU16(dst, uint16(len(kvs)))
 	for _, kv := range kvs {
-		dst = appendBytes16(dst, kv.Key)
+		dst = appendBytes16(dst, start, kv.Key)
 		dst = appendBytes32(dst, kv.Value)
 	}
 	return endFrame(dst, start)
@@ -34,7 +34,7 @@ func AppendMGet(dst []byte, id uint64, o Options, keys [][]byte) []byte {
 	dst = appendOptions(dst, o)
 	dst = appendU16(dst, uint16(len(keys)))
 	for _, k := range keys {
-		dst = appendBytes16(dst, k)
+		dst = appendBytes16(dst, start, k)
 	}
 	return endFrame(dst, start)
 }

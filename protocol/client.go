@@ -31,7 +31,7 @@ type Put struct {
 func AppendPut(dst []byte, id uint64, p Put) []byte {
 	dst, start := beginFrame(dst, OpPut, 0, 0, id)
 	dst = appendOptions(dst, p.Options)
-	dst = appendBytes16(dst, p.Key)
+	dst = appendBytes16(dst, start, p.Key)
 	dst = appendBytes32(dst, p.Value)
 	return endFrame(dst, start)
 }
@@ -63,7 +63,7 @@ func AppendDel(dst []byte, id uint64, r KeyRequest) []byte {
 func appendKeyRequest(dst []byte, op Opcode, id uint64, r KeyRequest) []byte {
 	dst, start := beginFrame(dst, op, 0, 0, id)
 	dst = appendOptions(dst, r.Options)
-	dst = appendBytes16(dst, r.Key)
+	dst = appendBytes16(dst, start, r.Key)
 	return endFrame(dst, start)
 }
 

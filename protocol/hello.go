@@ -37,7 +37,7 @@ func AppendHello(dst []byte, id uint64, h Hello) []byte {
 	dst = append(dst, Magic[:]...)
 	dst = appendU16(dst, h.Version)
 	dst = appendU8(dst, uint8(h.Role))
-	dst = appendBytes16(dst, h.Token)
+	dst = appendBytes16(dst, start, h.Token)
 	return endFrame(dst, start)
 }
 

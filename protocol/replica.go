@@ -90,13 +90,13 @@ func appendReplicaHeader(dst []byte, h ReplicaHeader) []byte {
 	return appendU32(appendU64(dst, h.Epoch), h.DeadlineMs)
 }
 
-func appendItem(dst []byte, it Item) []byte {
+func appendItem(dst []byte, start int, it Item) []byte {
 	dst = appendU8(dst, uint8(it.Kind))
 	dst = appendU32(dst, it.Partition)
 	if it.Kind != ItemGet {
 		dst = appendVersion(dst, it.Version)
 	}
-	dst = appendBytes16(dst, it.Key)
+	dst = appendBytes16(dst, start, it.Key)
 	if it.Kind == ItemPut {
 		dst = appendBytes32(dst, it.Value)
 	}
@@ -142,7 +142,7 @@ func (c *cursor) result() Result {
 func AppendReplicaOp(dst []byte, id uint64, h ReplicaHeader, it Item) []byte {
 	dst, start := beginFrame(dst, it.Kind.opcode(), 0, 0, id)
 	dst = appendReplicaHeader(dst, h)
-	dst = appendItem(dst, it)
+	dst = appendItem(dst, start, it)
 	return endFrame(dst, start)
 }
 
@@ -178,7 +178,7 @@ func BeginReplicaBatch(dst []byte, id uint64, h ReplicaHeader) ReplicaBatchWrite
 
 // Add appends one item. The caller keeps the count within the limits.
 func (w *ReplicaBatchWriter) Add(it Item) {
-	w.buf = appendItem(w.buf, it)
+	w.buf = appendItem(w.buf, w.start, it)
 	w.count++
 }
 

@@ -29,7 +29,7 @@ func AppendScan(dst []byte, id uint64, s Scan) []byte {
 	dst, start := beginFrame(dst, OpReplicaScan, 0, 0, id)
 	dst = appendReplicaHeader(dst, s.ReplicaHeader)
 	dst = appendU32(dst, s.Partition)
-	dst = appendBytes16(dst, s.After)
+	dst = appendBytes16(dst, start, s.After)
 	dst = appendU16(dst, s.Limit)
 	dst = appendU8(dst, boolByte(s.WithValues))
 	return endFrame(dst, start)
@@ -77,7 +77,7 @@ func BeginScanReply(dst []byte, id uint64) ScanReplyWriter {
 
 // Add appends one entry.
 func (w *ScanReplyWriter) Add(e ScanEntry) {
-	w.buf = appendBytes16(w.buf, e.Key)
+	w.buf = appendBytes16(w.buf, w.start, e.Key)
 	w.buf = appendU8(w.buf, uint8(e.Flags))
 	w.buf = appendVersion(w.buf, e.Version)
 	w.buf = appendBytes32(w.buf, e.Value)

@@ -12,14 +12,25 @@ func appendU16(b []byte, v uint16) []byte { return le.AppendUint16(b, v) }
 func appendU32(b []byte, v uint32) []byte { return le.AppendUint32(b, v) }
 func appendU64(b []byte, v uint64) []byte { return le.AppendUint64(b, v) }
 
-// appendBytes16 appends a u16 length prefix and b. Callers check len(b)
-// against the limits first; an oversize slice here is a programming error
-// that would desynchronise the stream, so it is truncated to the field size
-// only as a last resort (decoders would then reject the frame as malformed).
-func appendBytes16(dst, b []byte) []byte {
+// appendBytes16 appends a u16 length prefix and b to the frame that starts
+// at dst[start]. Callers check len(b) against the limits first. An oversize
+// b is a caller bug that must not reach a peer as a valid frame: a wrapped
+// prefix would let the bytes of an over-long key be read as other fields
+// (a key of 65536+n bytes could carry a forged value), and truncating
+// would silently write another key. So the frame is poisoned instead: its
+// reserved header byte is set, and every receiver refuses it in
+// DecodeHeader as malformed.
+func appendBytes16(dst []byte, start int, b []byte) []byte {
+	if len(b) > 0xFFFF {
+		dst[start+7] = poisonByte
+	}
 	dst = appendU16(dst, uint16(len(b)))
 	return append(dst, b...)
 }
+
+// poisonByte marks a frame its encoder knows to be invalid (see
+// appendBytes16); any nonzero reserved byte would do.
+const poisonByte = 0xFF
 
 func appendBytes32(dst, b []byte) []byte {
 	dst = appendU32(dst, uint32(len(b)))
