@@ -1,0 +1,87 @@
+package link
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/replica"
+)
+
+// request is one Send between admission and completion. Whoever removes it
+// from its connection's pending table (the reader on a reply, the ctx
+// callback, the connection's shutdown) owns its completion, so done runs
+// exactly once; before insertion the sending goroutine owns it.
+type request struct {
+	ctx   context.Context
+	done  func(replica.Reply)
+	node  *node
+	op    protocol.Opcode // the opcode the reply must echo
+	items int             // results an RBATCH reply must carry
+	size  int             // bytes charged to the node's window
+	stop  func() bool     // unregisters the ctx callback
+
+	id   uint64               // guarded by the connection's mu
+	conn atomic.Pointer[conn] // set once, when inserted into conn's table
+}
+
+// onCtxDone runs on the goroutine context.AfterFunc starts when the
+// request's ctx ends before its reply.
+func (r *request) onCtxDone() {
+	p := r.node.pool
+	p.callbacks.RLock() // Close waits for callbacks that are calling done
+	defer p.callbacks.RUnlock()
+	c := r.conn.Load()
+	if c == nil || !c.remove(r) {
+		return // not inserted yet (Send rechecks ctx), or already completed
+	}
+	err := r.ctx.Err()
+	if errors.Is(err, context.DeadlineExceeded) {
+		r.node.recordFailure("request deadline", err)
+	}
+	r.complete(replica.Reply{Err: err})
+}
+
+// complete returns the request's window share and calls done. The caller
+// must own the request (see the type comment).
+func (r *request) complete(rep replica.Reply) {
+	r.node.window.release(r.size)
+	if rep.Err != nil {
+		r.node.stats.errors.Add(1)
+	}
+	r.done(rep)
+}
+
+// deadlineMs is the request's remaining budget for the wire header: the
+// time left in ctx, at least 1 ms; 0 (the node's default) without a deadline.
+func deadlineMs(ctx context.Context) uint32 {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return 0
+	}
+	ms := time.Until(d).Milliseconds()
+	switch {
+	case ms < 1:
+		return 1
+	case ms > math.MaxUint32:
+		return math.MaxUint32
+	}
+	return uint32(ms)
+}
+
+// opOf is the opcode of a request carrying items.
+func opOf(items []protocol.Item) protocol.Opcode {
+	if len(items) > 1 {
+		return protocol.OpReplicaBatch
+	}
+	switch items[0].Kind {
+	case protocol.ItemPut:
+		return protocol.OpReplicaPut
+	case protocol.ItemDel:
+		return protocol.OpReplicaDel
+	}
+	return protocol.OpReplicaGet
+}

@@ -1,0 +1,131 @@
+package link
+
+import (
+	"context"
+
+	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/replica"
+)
+
+// Send delivers items to the node as one request and calls done exactly
+// once with the reply or the error (see replica.Backend). It encodes the
+// items before it returns, may block within ctx for room in the node's
+// in-flight window or for a first connection, and may call done before it
+// returns (on an error found before sending).
+//
+// done runs on a link goroutine (a connection's reader, a ctx callback) or
+// on the caller's; it must not block, since replies of the same connection
+// wait behind it. A Send from inside done must carry a ctx with a deadline:
+// if it waits for window room, only completions on other goroutines can
+// give it.
+func (p *Pool) Send(ctx context.Context, node string, h protocol.ReplicaHeader, items []protocol.Item, done func(replica.Reply)) {
+	if err := p.send(ctx, node, h, items, done); err != nil {
+		done(replica.Reply{Err: err})
+	}
+}
+
+// send returns an error only if done has not been and will not be called.
+func (p *Pool) send(ctx context.Context, id string, h protocol.ReplicaHeader, items []protocol.Item, done func(replica.Reply)) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	n := (*p.nodes.Load())[id]
+	if n == nil {
+		return ErrUnknownNode
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	size, err := frameSize(p.cfg.Limits, items)
+	if err != nil {
+		return err
+	}
+	if !n.up.Load() {
+		return ErrNodeDown
+	}
+	if err := n.window.acquire(ctx, size); err != nil {
+		return err
+	}
+	r := &request{ctx: ctx, done: done, node: n, op: opOf(items), items: len(items), size: size}
+	if err := n.submit(r, h, items); err != nil {
+		n.window.release(size)
+		return err
+	}
+	return nil
+}
+
+// submit encodes r into one of the node's connections, waiting within
+// r.ctx for a first connection if none is ready. On error r was not
+// inserted anywhere and the caller still owns it.
+func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Item) error {
+	h.DeadlineMs = deadlineMs(r.ctx)
+	var sealed *[]byte
+	if needsSeal(n.pool.cfg.Seal, r.size) {
+		sealed = sealRequest(n.pool.cfg.Seal, r.size, h, items)
+		defer putBuf(sealed)
+	}
+	// Registered before insertion, so the callback never races with a
+	// half-built request; it finds nothing until r.conn is set, and the
+	// check after insertion covers a ctx that ended in between.
+	r.stop = context.AfterFunc(r.ctx, r.onCtxDone)
+	var changed <-chan struct{}
+	for {
+		if !n.up.Load() {
+			r.stop()
+			return ErrNodeDown
+		}
+		switch n.enqueue(r, sealed, h, items) {
+		case enqueued:
+			if r.ctx.Err() != nil {
+				r.onCtxDone()
+			}
+			return nil
+		case enqueueFull:
+			r.stop()
+			return ErrQueueFull
+		}
+		if changed == nil { // subscribe, then look once more before waiting
+			changed = n.changes()
+			continue
+		}
+		if err := n.waitChange(r.ctx, changed); err != nil {
+			r.stop()
+			return err
+		}
+		changed = nil
+	}
+}
+
+// enqueue tries the ready connections round robin, starting at the next
+// one. It reports enqueueFull only if every connection is full.
+func (n *node) enqueue(r *request, sealed *[]byte, h protocol.ReplicaHeader, items []protocol.Item) enqueueResult {
+	conns := *n.ready.Load()
+	var frame []byte
+	if sealed != nil {
+		frame = *sealed
+	}
+	res := enqueueClosed
+	start := n.rr.Add(1)
+	for i := range len(conns) {
+		c := conns[(start+uint64(i))%uint64(len(conns))]
+		switch c.enqueue(r, frame, h, items) {
+		case enqueued:
+			return enqueued
+		case enqueueFull:
+			res = enqueueFull
+		}
+	}
+	return res
+}
+
+// waitChange waits for the node's connections or health to change.
+func (n *node) waitChange(ctx context.Context, changed <-chan struct{}) error {
+	select {
+	case <-changed:
+		return nil
+	case <-ctx.Done():
+		return both(ErrNoConn, ctx.Err())
+	case <-n.ctx.Done():
+		return context.Cause(n.ctx)
+	}
+}
