@@ -1,0 +1,429 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/distridata/distridata/protocol"
+)
+
+// PebbleOptions tune the pebble engine. Zero fields take the defaults.
+type PebbleOptions struct {
+	// FS is the filesystem; nil = the operating system's. Tests inject
+	// vfs.NewCrashableMem (power loss) or an error-injecting FS.
+	FS vfs.FS
+	// CacheSize is the block cache, in bytes; 0 = DefaultPebbleCache.
+	CacheSize int64
+	// MemTableSize is one memtable, in bytes; 0 = DefaultPebbleMemTable.
+	MemTableSize uint64
+	// Logger receives pebble's own messages; nil = slog.Default().
+	Logger *slog.Logger
+}
+
+const (
+	// DefaultPebbleCache: enough for the index and hot blocks of a
+	// modest node without dominating a small machine's memory.
+	DefaultPebbleCache = 64 << 20
+	// DefaultPebbleMemTable: large enough that group-committed bursts do
+	// not stall on flushes, small enough to replay quickly after a crash.
+	DefaultPebbleMemTable = 32 << 20
+)
+
+// Pebble is the durable engine: a pebble LSM with its write-ahead log on.
+// Keys are stored as a 4-byte big-endian partition prefix followed by the
+// key, so one partition is one contiguous, ordered range; values are a
+// record header (version, tombstone flag) followed by the value.
+type Pebble struct {
+	db    *pebble.DB
+	fatal *fatalSink
+	keys  atomic.Int64
+
+	// mu serialises read-modify-write: Apply and CollectGarbage hold it
+	// from their reads to their commit, so last-writer-wins is atomic per
+	// key. Reads do not take it. keyBuf is scratch guarded by mu.
+	mu     sync.Mutex
+	keyBuf []byte
+	closed atomic.Bool
+}
+
+var _ Engine = (*Pebble)(nil)
+
+// OpenPebble opens (creating if needed) a pebble engine in dir. It counts
+// the stored keys once, by a full scan, so Keys is exact from then on.
+func OpenPebble(dir string, o PebbleOptions) (*Pebble, error) {
+	sink := &fatalSink{log: o.Logger}
+	if sink.log == nil {
+		sink.log = slog.Default()
+	}
+	cache := pebble.NewCache(orDefault(o.CacheSize, DefaultPebbleCache))
+	defer cache.Unref()
+	opts := &pebble.Options{
+		FS:                 o.FS,
+		Cache:              cache,
+		MemTableSize:       uint64(orDefault(int64(o.MemTableSize), DefaultPebbleMemTable)),
+		DisableWAL:         false, // durability rests on the WAL
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             sink,
+	}
+	opts.EnsureDefaults()
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open pebble in %s: %w", dir, err)
+	}
+	p := &Pebble{db: db, fatal: sink}
+	n, err := p.countKeys()
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("cannot count keys in %s: %w", dir, err)
+	}
+	p.keys.Store(n)
+	return p, nil
+}
+
+func orDefault(v, def int64) int64 {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// fatalSink is pebble's Logger. Pebble reports a failed WAL write or sync
+// through Logger.Fatalf and then carries on as if the commit succeeded (its
+// default Fatalf exits the process). We want fail-stop without exiting, so
+// Fatalf records the error and every write checks it after committing.
+type fatalSink struct {
+	log *slog.Logger
+	err atomic.Pointer[error]
+}
+
+func (s *fatalSink) Infof(format string, args ...any) {
+	s.log.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (s *fatalSink) Errorf(format string, args ...any) {
+	s.log.Warn("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (s *fatalSink) Fatalf(format string, args ...any) {
+	err := fmt.Errorf("pebble: "+format, args...)
+	s.err.CompareAndSwap(nil, &err)
+	s.log.Error("pebble fatal error; the engine refuses all writes from now on", "err", err)
+}
+
+func (s *fatalSink) load() error {
+	if p := s.err.Load(); p != nil {
+		return fmt.Errorf("%w: %w", ErrFailed, *p)
+	}
+	return nil
+}
+
+// usable reports ErrClosed or the recorded fatal error.
+func (p *Pebble) usable() error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	return p.fatal.load()
+}
+
+// pebbleKey appends the stored key of (partition, key) to dst.
+func pebbleKey(dst []byte, part uint32, key []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, part)
+	return append(dst, key...)
+}
+
+// partitionBounds returns the key range [lower, upper) of partition p
+// after the key after (exclusive). upper is nil for the last partition.
+func partitionBounds(p uint32, after []byte) (lower, upper []byte) {
+	lower = pebbleKey(nil, p, after)
+	if len(after) > 0 {
+		lower = append(lower, 0) // the smallest key greater than after
+	}
+	if p != ^uint32(0) {
+		upper = pebbleKey(nil, p+1, nil)
+	}
+	return lower, upper
+}
+
+// getRecord reads and decodes the record at k from db or an indexed
+// batch, copying its value (if want) into buf.
+func getRecord(get func([]byte) ([]byte, closer, error), k, buf []byte, want bool) (Entry, bool, error) {
+	rec, c, err := get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Entry{}, false, nil
+	}
+	if err != nil {
+		return Entry{}, false, err
+	}
+	defer c.Close()
+	v, tomb, val, err := decodeRecord(rec)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	e := Entry{Version: v, Tombstone: tomb}
+	if want {
+		e.Value = append(buf[:0], val...)
+	}
+	return e, true, nil
+}
+
+type closer = interface{ Close() error }
+
+func dbGet(db *pebble.DB) func([]byte) ([]byte, closer, error) {
+	return func(k []byte) ([]byte, closer, error) { return db.Get(k) }
+}
+
+// Apply implements Engine: one indexed pebble batch, so an op sees the
+// ops before it in the same call, committed with one (synced) write.
+func (p *Pebble) Apply(ops []Op, out []Outcome, sync bool) error {
+	if err := p.usable(); err != nil {
+		return err
+	}
+	for i := range ops {
+		if err := checkOp(&ops[i]); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.db.NewIndexedBatch()
+	defer b.Close()
+	get := func(k []byte) ([]byte, closer, error) { return b.Get(k) }
+	var added int64
+	for i := range ops {
+		isNew, err := p.stage(b, get, &ops[i], &out[i])
+		if err != nil {
+			return err
+		}
+		if isNew {
+			added++
+		}
+	}
+	if b.Empty() {
+		return nil
+	}
+	if err := p.commit(b, sync); err != nil {
+		return err
+	}
+	p.keys.Add(added)
+	return nil
+}
+
+// stage decides one op by last-writer-wins and, if it wins, adds it to b.
+func (p *Pebble) stage(b *pebble.Batch, get func([]byte) ([]byte, closer, error), op *Op, out *Outcome) (isNew bool, err error) {
+	p.keyBuf = pebbleKey(p.keyBuf[:0], op.Partition, op.Key)
+	cur, exists, err := getRecord(get, p.keyBuf, nil, false)
+	if err != nil {
+		return false, fmt.Errorf("cannot read stored version: %w", err)
+	}
+	if !wins(op.Version, cur.Version, exists) {
+		*out = Outcome{Version: cur.Version, Tombstone: cur.Tombstone}
+		return false, nil
+	}
+	tomb := op.Kind == OpDel
+	var val []byte
+	if !tomb {
+		val = op.Value
+	}
+	d := b.SetDeferred(len(p.keyBuf), recordHeaderSize+len(val))
+	copy(d.Key, p.keyBuf)
+	appendRecordHeader(d.Value[:0], op.Version, tomb) // fills d.Value's header in place
+	copy(d.Value[recordHeaderSize:], val)
+	if err := d.Finish(); err != nil {
+		return false, fmt.Errorf("cannot stage write: %w", err)
+	}
+	*out = Outcome{Applied: true, Version: op.Version, Tombstone: tomb}
+	return !exists, nil
+}
+
+// commit applies b, synced or not, and turns a fatal pebble error (which
+// pebble reports through its logger, not its return value) into an error.
+func (p *Pebble) commit(b *pebble.Batch, sync bool) error {
+	wo := pebble.NoSync
+	if sync {
+		wo = pebble.Sync
+	}
+	if err := p.db.Apply(b, wo); err != nil {
+		return fmt.Errorf("cannot commit batch: %w", err)
+	}
+	if err := p.fatal.load(); err != nil {
+		return fmt.Errorf("cannot commit batch: %w", err)
+	}
+	return nil
+}
+
+// Get implements Engine. Value is appended to buf[:0].
+func (p *Pebble) Get(part uint32, key, buf []byte) (Entry, bool, error) {
+	if p.closed.Load() {
+		return Entry{}, false, ErrClosed
+	}
+	var kb [64]byte
+	e, ok, err := getRecord(dbGet(p.db), pebbleKey(kb[:0], part, key), buf, true)
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("cannot get key: %w", err)
+	}
+	e.Key = key
+	return e, ok, nil
+}
+
+// iterate calls fn for each record in [lower, upper) until fn says stop.
+func (p *Pebble) iterate(lower, upper []byte, fn func(k []byte, e Entry) bool) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("cannot open iterator: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		rec, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return fmt.Errorf("cannot read value: %w", err)
+		}
+		v, tomb, val, err := decodeRecord(rec)
+		if err != nil {
+			_ = it.Close()
+			return err
+		}
+		if !fn(it.Key(), Entry{Version: v, Tombstone: tomb, Value: val}) {
+			break
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("cannot iterate: %w", err)
+	}
+	return nil
+}
+
+// ScanPartition implements Engine.
+func (p *Pebble) ScanPartition(part uint32, after []byte, limit int, fn func(Entry) bool) (bool, error) {
+	if limit <= 0 {
+		return false, nil
+	}
+	lower, upper := partitionBounds(part, after)
+	n, more := 0, false
+	err := p.iterate(lower, upper, func(k []byte, e Entry) bool {
+		if n == limit {
+			more = true
+			return false
+		}
+		e.Key = k[4:]
+		if !fn(e) {
+			more = true
+			return false
+		}
+		n++
+		return true
+	})
+	return more, err
+}
+
+// Digest implements Engine.
+func (p *Pebble) Digest(part uint32) (PartitionDigest, error) {
+	lower, upper := partitionBounds(part, nil)
+	var d PartitionDigest
+	err := p.iterate(lower, upper, func(k []byte, e Entry) bool {
+		d.Keys++
+		d.Sum += entryHash(k[4:], e.Version, e.Tombstone)
+		return true
+	})
+	return d, err
+}
+
+func (p *Pebble) countKeys() (int64, error) {
+	var n int64
+	err := p.iterate(nil, nil, func([]byte, Entry) bool { n++; return true })
+	return n, err
+}
+
+// gcCandidate is an expired tombstone found by a GC scan.
+type gcCandidate struct {
+	key []byte
+	v   protocol.Version
+}
+
+// CollectGarbage implements Engine: it scans for expired tombstones
+// without the lock, then rechecks and deletes them under it.
+func (p *Pebble) CollectGarbage(cutoff time.Time, limit int) (int, error) {
+	if err := p.usable(); err != nil {
+		return 0, err
+	}
+	var cand []gcCandidate
+	err := p.iterate(nil, nil, func(k []byte, e Entry) bool {
+		if e.Tombstone && expired(e.Version, cutoff) {
+			cand = append(cand, gcCandidate{key: append([]byte(nil), k...), v: e.Version})
+		}
+		return len(cand) < limit
+	})
+	if err != nil || len(cand) == 0 {
+		return 0, err
+	}
+	return p.purge(cand)
+}
+
+func (p *Pebble) purge(cand []gcCandidate) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.db.NewBatch()
+	defer b.Close()
+	for _, c := range cand {
+		cur, ok, err := getRecord(dbGet(p.db), c.key, nil, false)
+		if err != nil {
+			return 0, fmt.Errorf("cannot recheck tombstone: %w", err)
+		}
+		if ok && cur.Tombstone && cur.Version == c.v {
+			if err := b.Delete(c.key, nil); err != nil {
+				return 0, fmt.Errorf("cannot stage tombstone removal: %w", err)
+			}
+		}
+	}
+	n := int(b.Count())
+	if n == 0 {
+		return 0, nil
+	}
+	// Not synced: a lost removal only brings back an expired tombstone,
+	// which the next pass removes again.
+	if err := p.commit(b, false); err != nil {
+		return 0, err
+	}
+	p.keys.Add(-int64(n))
+	return n, nil
+}
+
+// Keys implements Engine.
+func (p *Pebble) Keys() int64 { return p.keys.Load() }
+
+// Sync implements Engine: it syncs the WAL, making every applied op
+// durable.
+func (p *Pebble) Sync() error {
+	if err := p.usable(); err != nil {
+		return err
+	}
+	if err := p.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("cannot sync wal: %w", err)
+	}
+	if err := p.fatal.load(); err != nil {
+		return fmt.Errorf("cannot sync wal: %w", err)
+	}
+	return nil
+}
+
+// Close implements Engine. It is idempotent.
+func (p *Pebble) Close() error {
+	if !p.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	p.mu.Lock() // wait for an Apply or GC in progress
+	defer p.mu.Unlock()
+	if err := p.db.Close(); err != nil {
+		return fmt.Errorf("cannot close pebble: %w", err)
+	}
+	return nil
+}
