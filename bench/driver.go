@@ -1,0 +1,302 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// Read buffer sizing: 64 KiB holds hundreds of small replies, so one read
+// drains a whole pipelined batch; it grows only for a reply larger than
+// itself, up to maxReadBuf.
+const (
+	readBufSize = 64 << 10
+	maxReadBuf  = 2*MaxValueSize + 64<<10
+)
+
+// Slot layout: one atomic word per in-flight request, indexed by request
+// ID modulo the slot count. The writer stores it before the request is
+// sent; the reader swaps it to zero when the reply arrives. The atomic
+// store/swap pair is what orders the two goroutines (the socket in
+// between is invisible to the memory model and the race detector).
+const (
+	slotValid    = 1 << 0
+	slotGet      = 1 << 1 // op is GET (else SET)
+	slotMeasured = 1 << 2 // sent after warmup: record its reply
+	slotTimeBits = 3      // send time (ns since start) starts at this bit
+)
+
+func packSlot(at time.Duration, op opKind, measured bool) uint64 {
+	v := uint64(at)<<slotTimeBits | slotValid
+	if op == opGet {
+		v |= slotGet
+	}
+	if measured {
+		v |= slotMeasured
+	}
+	return v
+}
+
+// driver runs one connection: one writer goroutine (writeLoop or
+// openLoop) and one reader goroutine (readLoop), both started and waited
+// for by Run. Fields are grouped by the goroutine that owns them.
+type driver struct {
+	run   *runner
+	nc    net.Conn
+	codec codec
+	rec   *recorder
+
+	slots []atomic.Uint64
+	mask  uint64
+
+	credits atomic.Int64  // free window slots; reader adds, writer takes
+	wake    chan struct{} // cap 1: reader → writer "credits were added"
+	sent    atomic.Uint64 // requests handed to the socket
+	recvd   atomic.Uint64 // replies matched
+
+	writerExited atomic.Bool
+	readerDone   chan struct{} // closed when readLoop returns
+
+	// Results of the two goroutines, read by Run after they return.
+	writeErr, readErr error
+
+	// Writer-owned.
+	rng    *rand.Rand
+	key    []byte
+	nextID uint64
+	phase  time.Duration // open loop: offset of this connection's schedule
+	unsent uint64        // open loop: measured requests due but never sent
+
+	// Reader-owned.
+	nextReply uint64 // ordered dialects: ID of the oldest outstanding request
+}
+
+func newDriver(r *runner, nc net.Conn, c codec, rec *recorder, index int) *driver {
+	n := 1
+	for n < r.cfg.window() {
+		n <<= 1
+	}
+	d := &driver{
+		run: r, nc: nc, codec: c, rec: rec,
+		slots:      make([]atomic.Uint64, n),
+		mask:       uint64(n - 1),
+		wake:       make(chan struct{}, 1),
+		readerDone: make(chan struct{}),
+		rng:        rand.New(rand.NewPCG(r.cfg.Seed, uint64(index))),
+		key:        make([]byte, 0, keyLen),
+		nextID:     1,
+		nextReply:  1,
+	}
+	d.credits.Store(int64(r.cfg.window()))
+	if r.cfg.openLoop() {
+		d.phase = time.Duration(int64(r.interval) * int64(index) / int64(r.cfg.Conns))
+	}
+	return d
+}
+
+// appendNext generates one request sent (or intended) at at.
+func (d *driver) appendNext(buf []byte, at time.Duration, measured bool) []byte {
+	op := opSet
+	if d.rng.IntN(d.run.cfg.SetWeight+d.run.cfg.GetWeight) >= d.run.cfg.SetWeight {
+		op = opGet
+	}
+	d.key = appendKey(d.key[:0], d.run.keys.next(d.rng))
+	id := d.nextID
+	d.nextID++
+	d.slots[id&d.mask].Store(packSlot(at, op, measured))
+	return d.codec.appendRequest(buf, id, op, d.key, d.run.value)
+}
+
+// flush sends a batch of n requests with one write.
+func (d *driver) flush(buf []byte, n int) error {
+	d.sent.Add(uint64(n))
+	if _, err := d.nc.Write(buf); err != nil {
+		return fmt.Errorf("%w: %w", ErrConnLost, err)
+	}
+	return nil
+}
+
+// stopped reports whether the writer must stop issuing requests.
+func (d *driver) stopped() bool {
+	select {
+	case <-d.run.stop:
+		return true
+	case <-d.readerDone:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitWake blocks until the reader frees slots; false means stop.
+func (d *driver) waitWake() bool {
+	select {
+	case <-d.wake:
+		return true
+	case <-d.run.stop:
+		return false
+	case <-d.readerDone:
+		return false
+	}
+}
+
+// writeLoop is the closed-loop writer: it waits for free slots, fills all
+// of them, and sends the batch with one write.
+func (d *driver) writeLoop() error {
+	defer d.writerExit()
+	buf := make([]byte, 0, readBufSize)
+	for !d.stopped() {
+		n := int(d.credits.Swap(0))
+		if n == 0 {
+			if !d.waitWake() {
+				return nil
+			}
+			continue
+		}
+		now := d.run.since()
+		if now >= d.run.stopAt {
+			return nil
+		}
+		measured := now >= d.run.measureFrom
+		if measured {
+			if n = d.run.reserve(n); n == 0 {
+				return nil
+			}
+		}
+		buf = buf[:0]
+		for range n {
+			buf = d.appendNext(buf, now, measured)
+		}
+		if err := d.flush(buf, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writerExit bounds the reader: it must finish the replies still in
+// flight within the drain timeout, or now if there are none. Setting a
+// deadline is safe while the reader is blocked in Read.
+func (d *driver) writerExit() {
+	d.writerExited.Store(true)
+	deadline := time.Now().Add(d.run.cfg.DrainTimeout)
+	if d.recvd.Load() == d.sent.Load() {
+		deadline = time.Now()
+	}
+	_ = d.nc.SetReadDeadline(deadline)
+}
+
+// readLoop decodes replies, matches them to requests and records them,
+// returning credits to the writer once per read.
+func (d *driver) readLoop() error {
+	defer close(d.readerDone)
+	buf := make([]byte, readBufSize)
+	off, end := 0, 0
+	for {
+		n, err := d.nc.Read(buf[end:])
+		end += n
+		if n > 0 {
+			used, perr := d.handle(buf[off:end], d.run.since())
+			if perr != nil {
+				return perr
+			}
+			off += used
+			buf, off, end = compact(buf, off, end)
+		}
+		if d.writerExited.Load() && d.recvd.Load() == d.sent.Load() {
+			return nil
+		}
+		if err != nil {
+			if d.writerExited.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil // drain timeout: Run counts what is left
+			}
+			return fmt.Errorf("%w: %w", ErrConnLost, err)
+		}
+	}
+}
+
+// compact moves a partial reply to the front of buf, or grows buf when
+// one reply does not fit in it.
+func compact(buf []byte, off, end int) ([]byte, int, int) {
+	switch {
+	case off == end:
+		return buf, 0, 0
+	case off > 0:
+		return buf, 0, copy(buf, buf[off:end])
+	case end == len(buf) && len(buf) < maxReadBuf:
+		grown := make([]byte, min(2*len(buf), maxReadBuf))
+		return grown, 0, copy(grown, buf[:end])
+	}
+	return buf, off, end
+}
+
+// handle completes every whole reply in b, under one recorder lock, and
+// returns the bytes used. It then hands the freed slots to the writer.
+func (d *driver) handle(b []byte, now time.Duration) (int, error) {
+	used, count := 0, 0
+	var err error
+	d.rec.mu.Lock()
+	for {
+		n, rep, perr := d.codec.parseReply(b[used:])
+		if perr != nil || n == 0 {
+			err = perr
+			break
+		}
+		used += n
+		if err = d.complete(rep, now); err != nil {
+			break
+		}
+		count++
+	}
+	d.rec.mu.Unlock()
+	if count > 0 {
+		d.recvd.Add(uint64(count))
+		d.credits.Add(int64(count))
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
+	return used, err
+}
+
+// complete matches one reply to its request and records it. Caller holds
+// d.rec.mu.
+func (d *driver) complete(rep reply, now time.Duration) error {
+	id := rep.id
+	if d.codec.ordered() {
+		id = d.nextReply
+		d.nextReply++
+	}
+	v := d.slots[id&d.mask].Swap(0)
+	if v&slotValid == 0 {
+		return fmt.Errorf("%w: reply to unknown request %d", ErrBadReply, id)
+	}
+	op := opSet
+	if v&slotGet != 0 {
+		op = opGet
+	}
+	if !d.codec.ordered() && rep.op != op {
+		return fmt.Errorf("%w: %s reply to %s request %d", ErrBadReply, rep.op, op, id)
+	}
+	if v&slotMeasured != 0 {
+		d.rec.record(rep, op, now-time.Duration(v>>slotTimeBits), now)
+	}
+	return nil
+}
+
+// leftover counts measured requests that never got a reply. Call it only
+// after both goroutines have returned.
+func (d *driver) leftover() uint64 {
+	var n uint64
+	for i := range d.slots {
+		if v := d.slots[i].Load(); v&slotValid != 0 && v&slotMeasured != 0 {
+			n++
+		}
+	}
+	return n
+}

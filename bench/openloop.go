@@ -1,0 +1,108 @@
+package bench
+
+import "time"
+
+// openLoop is the open-loop writer. Request k of this connection is due at
+// phase + k*interval; its latency is measured from that intended time, not
+// from when it was actually written. A late writer (timer slack, a full
+// window) therefore sends a burst of overdue requests whose waiting shows
+// in the latency: the schedule never waits for the server.
+func (d *driver) openLoop() error {
+	defer d.writerExit()
+	next := d.phase // intended time of the next request
+	spent, err := d.schedule(&next)
+	if !spent {
+		d.unsent = d.countUnsent(next)
+	}
+	return err
+}
+
+// schedule sends requests as they fall due until the end of the run.
+// spent reports that it stopped because the request budget ran out.
+func (d *driver) schedule(next *time.Duration) (spent bool, err error) {
+	interval := d.run.interval
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	buf := make([]byte, 0, readBufSize)
+	for !d.stopped() {
+		now := d.run.since()
+		if *next >= d.run.stopAt || now >= d.run.stopAt {
+			return false, nil
+		}
+		if *next > now {
+			timer.Reset(*next - now)
+			if !d.sleep(timer) {
+				return false, nil
+			}
+			continue
+		}
+		avail := int(d.credits.Load())
+		if avail == 0 {
+			if !d.waitWake() {
+				return false, nil
+			}
+			continue
+		}
+		due := int((now-*next)/interval) + 1
+		var n int
+		var more bool
+		buf, n, more = d.appendDue(buf[:0], next, min(due, avail))
+		if n > 0 {
+			d.credits.Add(-int64(n))
+			if err := d.flush(buf, n); err != nil {
+				return false, err
+			}
+		}
+		if !more {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// appendDue appends up to m due requests, advancing *next. more is false
+// once the request budget is spent.
+func (d *driver) appendDue(buf []byte, next *time.Duration, m int) (_ []byte, n int, more bool) {
+	for range m {
+		at := *next
+		measured := at >= d.run.measureFrom
+		if measured && d.run.reserve(1) == 0 {
+			return buf, n, false
+		}
+		buf = d.appendNext(buf, at, measured)
+		*next += d.run.interval
+		n++
+	}
+	return buf, n, true
+}
+
+// sleep waits for the timer; false means stop.
+func (d *driver) sleep(t *time.Timer) bool {
+	select {
+	case <-t.C:
+		return true
+	case <-d.run.stop:
+		return false
+	case <-d.readerDone:
+		return false
+	}
+}
+
+// countUnsent is how many measured requests were due before the end of the
+// run but never sent, because the window stayed full. With free slots
+// left, the few due requests not sent are timer slack at the very end,
+// not a server falling behind, and are not counted.
+func (d *driver) countUnsent(next time.Duration) uint64 {
+	if d.credits.Load() > 0 {
+		return 0
+	}
+	iv := d.run.interval
+	if next < d.run.measureFrom { // skip unmeasured slots, staying on the schedule
+		next += (d.run.measureFrom - next + iv - 1) / iv * iv
+	}
+	end := min(d.run.since(), d.run.stopAt)
+	if end <= next {
+		return 0
+	}
+	return uint64((end - next + iv - 1) / iv)
+}
