@@ -72,7 +72,7 @@ func remainingMs(dl time.Time) uint32 {
 func (o *op) decide(expired bool) {
 	for i := range o.keys {
 		k := &o.keys[i]
-		if k.err == ErrUnavailable {
+		if k.sent == 0 { // decided at planning: unavailable or refused
 			continue
 		}
 		if !k.decided {

@@ -163,3 +163,46 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// hookBackend wraps the in-memory backend so a test can act at the moment
+// a given Send is made (and observe when its answer was delivered). The
+// hooks run on the caller's goroutine, inside Send, which the Backend
+// contract allows to block.
+type hookBackend struct {
+	*replicatest.Backend
+	mu     sync.Mutex
+	before func(id string, items []protocol.Item) error // non-nil error: fail the Send with it
+	after  func(id string, items []protocol.Item)       // runs after done returned
+}
+
+func (h *hookBackend) Send(ctx context.Context, id string, hdr protocol.ReplicaHeader, items []protocol.Item, done func(replica.Reply)) {
+	h.mu.Lock()
+	before, after := h.before, h.after
+	h.mu.Unlock()
+	if before != nil {
+		if err := before(id, items); err != nil {
+			done(replica.Reply{Err: err})
+			return
+		}
+	}
+	if after != nil {
+		kept := append([]protocol.Item(nil), items...)
+		inner := done
+		done = func(r replica.Reply) { inner(r); after(id, kept) }
+	}
+	h.Backend.Send(ctx, id, hdr, items, done)
+}
+
+// newHookCluster is newCluster with the backend wrapped by a hookBackend.
+func newHookCluster(t testing.TB, cfg replica.Config) (*cluster, *hookBackend) {
+	t.Helper()
+	cl := newCluster(t, cfg)
+	h := &hookBackend{Backend: cl.b}
+	c, err := replica.New(cfg, cl.c.Ring(), h, cl.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close) // runs before newCluster's cleanup: LIFO
+	cl.c = c
+	return cl, h
+}

@@ -201,9 +201,13 @@ func (o *op) plan() {
 }
 
 func (o *op) planKey(i int) {
+	k := &o.keys[i]
+	if k.err != nil { // refused at admission (a bad key in a batch)
+		k.slot0 = len(o.slots)
+		return
+	}
 	key := o.key(i)
 	p, owners := o.ring.Lookup(key)
-	k := &o.keys[i]
 	k.partition, k.slot0, k.nslots = p, len(o.slots), len(owners)
 	up := 0
 	for _, n := range owners {

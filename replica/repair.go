@@ -57,7 +57,9 @@ func (o *op) planRepairs() {
 			ns := o.nodeSendFor(sl.node, true)
 			ns.items = append(ns.items, it)
 			ns.slots = append(ns.slots, int32(s))
-			o.c.stats.readRepairs.Add(1)
+			if !o.background {
+				o.c.stats.readRepairs.Add(1)
+			}
 		}
 	}
 }

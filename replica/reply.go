@@ -164,8 +164,7 @@ func (o *op) onRepairReply(ns *nodeSend, rep Reply) {
 	}
 	if o.background {
 		o.c.stats.asyncRepairItems.Add(uint64(ok))
-	}
-	if failed := len(ns.items) - ok; failed > 0 {
+	} else if failed := len(ns.items) - ok; failed > 0 {
 		o.c.stats.readRepairFailures.Add(uint64(failed))
 	}
 	o.repairs--

@@ -21,7 +21,7 @@ type Stats struct {
 	ReadRepairs        uint64 // blocking repair items sent before answering
 	ReadRepairFailures uint64 // blocking repair items not acknowledged in time
 	AsyncRepairs       uint64 // background repairs started for late answers
-	AsyncRepairItems   uint64 // items written by background repairs
+	AsyncRepairItems   uint64 // items background repairs wrote and had acknowledged
 	AsyncRepairsDrop   uint64 // background repairs dropped: cap reached, closed or disabled
 }
 
