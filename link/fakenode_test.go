@@ -21,6 +21,9 @@ const (
 	modeCloseMid            // after holdN requests: write half a reply and close
 	modeWrongID             // answer with an ID that was never issued
 	modeSilentHelo          // never answer HELLO
+	modeAck                 // answer OK at once without touching the store (benchmarks)
+	modeBusy                // refuse every request with BUSY and an empty body
+	modeGarbage             // answer OK with a body that does not decode
 )
 
 // fakeNode is a storage node speaking the protocol on 127.0.0.1: HELLO,
@@ -121,7 +124,7 @@ func (f *fakeNode) serve(c net.Conn) {
 		io.Copy(io.Discard, br) // hold the connection open until closed
 		return
 	}
-	var body, scratch, out []byte
+	var body, scratch, plain, out []byte
 	for {
 		h, err := readFrame(br, &body)
 		if err != nil {
@@ -129,7 +132,7 @@ func (f *fakeNode) serve(c net.Conn) {
 		}
 		f.requests.Add(1)
 		fr := protocol.Frame{Header: h, Body: body}
-		plain, err := fr.Open(scratch, protocol.DefaultMaxFrameSize)
+		in, err := fr.Open(scratch, protocol.DefaultMaxFrameSize)
 		if err != nil {
 			f.t.Errorf("fake node: cannot open frame: %v", err)
 			return
@@ -137,10 +140,14 @@ func (f *fakeNode) serve(c net.Conn) {
 		if d := f.delay.Load(); d > 0 {
 			time.Sleep(time.Duration(d))
 		}
-		out = f.reply(out[:0], h, plain)
+		plain, out = f.reply(plain[:0], out[:0], h, in)
 		switch fakeMode(f.mode.Load()) {
 		case modeDrop:
 			continue
+		case modeBusy:
+			out = protocol.AppendStatusReply(out[:0], h.Op, h.ID, protocol.StatusBusy)
+		case modeGarbage:
+			out = protocol.AppendBodyReply(out[:0], h.Op, h.ID, protocol.StatusOK, []byte("garbage"))
 		case modeWrongID:
 			out = protocol.AppendStatusReply(out[:0], h.Op, h.ID+1<<40, protocol.StatusOK)
 		case modeCloseMid:
@@ -201,35 +208,38 @@ func readFrame(br *bufio.Reader, body *[]byte) (protocol.Header, error) {
 	return h, err
 }
 
-// reply appends the answer to one request, sealed like a real node would.
-func (f *fakeNode) reply(dst []byte, h protocol.Header, body []byte) []byte {
+// reply appends the answer to one request to dst, sealed like a real node
+// would; plain is scratch space for the unsealed reply.
+func (f *fakeNode) reply(plain, dst []byte, h protocol.Header, body []byte) ([]byte, []byte) {
 	st := protocol.ReplicaStamp{Clock: f.clock.Add(1), Epoch: 1}
-	var plain []byte
 	switch h.Op {
 	case protocol.OpReplicaPut, protocol.OpReplicaDel, protocol.OpReplicaGet:
 		_, it, err := protocol.DecodeReplicaOp(h.Op, body)
 		if err != nil {
-			return protocol.AppendStatusReply(dst, h.Op, h.ID, protocol.StatusBadRequest)
+			return plain, protocol.AppendStatusReply(dst, h.Op, h.ID, protocol.StatusBadRequest)
 		}
-		plain = protocol.AppendReplicaReply(nil, h.Op, h.ID, st, f.apply(it))
+		plain = protocol.AppendReplicaReply(plain, h.Op, h.ID, st, f.apply(it))
 	case protocol.OpReplicaBatch:
 		b, err := protocol.DecodeReplicaBatch(body)
 		if err != nil {
-			return protocol.AppendStatusReply(dst, h.Op, h.ID, protocol.StatusBadRequest)
+			return plain, protocol.AppendStatusReply(dst, h.Op, h.ID, protocol.StatusBadRequest)
 		}
-		w := protocol.BeginReplicaBatchReply(nil, h.ID)
+		w := protocol.BeginReplicaBatchReply(plain, h.ID)
 		for it, ok := b.Next(); ok; it, ok = b.Next() {
 			w.Add(f.apply(it))
 		}
 		plain = w.Finish(st)
 	default:
-		return protocol.AppendStatusReply(dst, h.Op, h.ID, protocol.StatusBadRequest)
+		return plain, protocol.AppendStatusReply(dst, h.Op, h.ID, protocol.StatusBadRequest)
 	}
-	return protocol.Seal(dst, plain, protocol.DefaultSealOptions())
+	return plain, protocol.Seal(dst, plain, protocol.DefaultSealOptions())
 }
 
 // apply runs one item with last-writer-wins; Value aliases the store.
 func (f *fakeNode) apply(it protocol.Item) protocol.Result {
+	if fakeMode(f.mode.Load()) == modeAck {
+		return protocol.Result{Status: protocol.StatusOK, Version: it.Version}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	cur, ok := f.store[string(it.Key)]

@@ -272,3 +272,39 @@ func TestWrongReplyIDsAreDropped(t *testing.T) {
 		t.Fatalf("stray reply broke the connection: %+v", s)
 	}
 }
+
+// TestNodeRefusalsAndBadReplies: a refused request carries the node's
+// status; an undecodable reply fails only its request, not the connection.
+func TestNodeRefusalsAndBadReplies(t *testing.T) {
+	f := startFake(t, "127.0.0.1:0")
+	defer f.stop()
+	p := newTestPool(t, testConfig(), map[string]string{"n1": f.addr})
+	ctx := ctxFor(t, 5*time.Second)
+	mustOK(t, sendWait(t, p, ctx, "n1", get("k")))
+	tests := []struct {
+		name  string
+		mode  fakeMode
+		items []protocol.Item
+		want  error
+		class protocol.Outcome
+	}{
+		{"busy single", modeBusy, []protocol.Item{get("k")}, NodeStatusError(protocol.StatusBusy), protocol.OutcomeFailed},
+		{"busy batch", modeBusy, []protocol.Item{get("k"), put("k", "v", 1)}, NodeStatusError(protocol.StatusBusy), protocol.OutcomeFailed},
+		{"garbage single", modeGarbage, []protocol.Item{put("k", "v", 1)}, ErrBadReply, protocol.OutcomeUnknown},
+		{"garbage batch", modeGarbage, []protocol.Item{get("k"), put("k", "v", 1)}, ErrBadReply, protocol.OutcomeUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.setMode(tt.mode)
+			r := sendWait(t, p, ctx, "n1", tt.items...)
+			if !errors.Is(r.Err, tt.want) || outcome(r.Err) != tt.class {
+				t.Fatalf("err = %v (%v), want %v (%v)", r.Err, outcome(r.Err), tt.want, tt.class)
+			}
+		})
+	}
+	f.setMode(modeNormal)
+	mustOK(t, sendWait(t, p, ctx, "n1", get("k")))
+	if s := stats(p, "n1"); s.Reconnects != 0 || !s.Up {
+		t.Fatalf("bad replies disturbed the link: %+v", s)
+	}
+}

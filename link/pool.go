@@ -19,8 +19,10 @@ type Pool struct {
 	mu        sync.Mutex // serialises SetNodes and Close
 	closeOnce sync.Once
 	// callbacks is held shared by ctx callbacks while they complete a
-	// request; Close takes it exclusively to wait for them.
-	callbacks sync.RWMutex
+	// request; Close takes it exclusively to wait for them and to set
+	// callbacksDone, after which callbacks find nothing to do.
+	callbacks     sync.RWMutex
+	callbacksDone bool
 }
 
 // New returns a pool with no nodes; add them with SetNodes.
@@ -90,7 +92,8 @@ func (p *Pool) Close() error {
 		}
 		wg.Wait()
 		p.callbacks.Lock()
-		p.callbacks.Unlock() //nolint:staticcheck // an empty critical section: waiting is the point
+		p.callbacksDone = true
+		p.callbacks.Unlock()
 	})
 	return nil
 }

@@ -135,10 +135,10 @@ func (c *conn) decode(r *request, f protocol.Frame) replica.Reply {
 	if r.op == protocol.OpReplicaBatch {
 		return decodeBatchReply(f.Header, body, r.items)
 	}
-	return decodeSingleReply(f.Header, body)
+	return decodeSingleReply(f.Header, body, &r.one)
 }
 
-func decodeSingleReply(h protocol.Header, body []byte) replica.Reply {
+func decodeSingleReply(h protocol.Header, body []byte, one *[1]protocol.Result) replica.Reply {
 	if len(body) == 0 && h.Status.Outcome() != protocol.OutcomeOK {
 		return replica.Reply{Err: NodeStatusError(h.Status)} // refused before processing
 	}
@@ -147,7 +147,8 @@ func decodeSingleReply(h protocol.Header, body []byte) replica.Reply {
 		return replica.Reply{Err: both(ErrBadReply, err)}
 	}
 	res.Value = clone(res.Value)
-	return replica.Reply{Stamp: st, Results: []protocol.Result{res}}
+	one[0] = res
+	return replica.Reply{Stamp: st, Results: one[:]}
 }
 
 func decodeBatchReply(h protocol.Header, body []byte, items int) replica.Reply {

@@ -19,10 +19,11 @@ type request struct {
 	ctx   context.Context
 	done  func(replica.Reply)
 	node  *node
-	op    protocol.Opcode // the opcode the reply must echo
-	items int             // results an RBATCH reply must carry
-	size  int             // bytes charged to the node's window
-	stop  func() bool     // unregisters the ctx callback
+	op    protocol.Opcode    // the opcode the reply must echo
+	items int                // results an RBATCH reply must carry
+	size  int                // bytes charged to the node's window
+	stop  func() bool        // unregisters the ctx callback
+	one   [1]protocol.Result // backs Reply.Results of a single-item reply: one allocation less
 
 	id   uint64               // guarded by the connection's mu
 	conn atomic.Pointer[conn] // set once, when inserted into conn's table
@@ -35,7 +36,7 @@ func (r *request) onCtxDone() {
 	p.callbacks.RLock() // Close waits for callbacks that are calling done
 	defer p.callbacks.RUnlock()
 	c := r.conn.Load()
-	if c == nil || !c.remove(r) {
+	if p.callbacksDone || c == nil || !c.remove(r) {
 		return // not inserted yet (Send rechecks ctx), or already completed
 	}
 	err := r.ctx.Err()

@@ -67,7 +67,10 @@ func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Ite
 	// Registered before insertion, so the callback never races with a
 	// half-built request; it finds nothing until r.conn is set, and the
 	// check after insertion covers a ctx that ended in between.
-	r.stop = context.AfterFunc(r.ctx, r.onCtxDone)
+	r.stop = noStop
+	if r.ctx.Done() != nil { // a ctx that can never end needs no callback
+		r.stop = context.AfterFunc(r.ctx, r.onCtxDone)
+	}
 	var changed <-chan struct{}
 	for {
 		if !n.up.Load() {
@@ -95,6 +98,8 @@ func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Ite
 		changed = nil
 	}
 }
+
+func noStop() bool { return false }
 
 // enqueue tries the ready connections round robin, starting at the next
 // one. It reports enqueueFull only if every connection is full.
