@@ -58,7 +58,7 @@ func decodeBatch(body []byte, values bool) (Batch, error) {
 	c := cursor{b: body}
 	b := Batch{Options: c.options(), Count: int(c.u16()), values: values}
 	b.rest = c.b
-	for range b.Count {
+	for i := 0; i < b.Count && c.err == nil; i++ {
 		c.bytes16()
 		if values {
 			c.bytes32()
@@ -132,7 +132,7 @@ func DecodeBatchReply(op Opcode, body []byte) (BatchReply, error) {
 	c := cursor{b: body}
 	r := BatchReply{Count: int(c.u16()), values: op == OpMGet}
 	r.rest = c.b
-	for range r.Count {
+	for i := 0; i < r.Count && c.err == nil; i++ {
 		c.u8()
 		c.version()
 		if r.values {

@@ -207,7 +207,7 @@ func DecodeReplicaBatch(body []byte) (ReplicaBatch, error) {
 	c := cursor{b: body}
 	b := ReplicaBatch{ReplicaHeader: ReplicaHeader{Epoch: c.u64(), DeadlineMs: c.u32()}, Count: int(c.u16())}
 	b.rest = c.b
-	for range b.Count {
+	for i := 0; i < b.Count && c.err == nil; i++ {
 		c.item()
 	}
 	if err := c.done(); err != nil {
@@ -291,7 +291,7 @@ func DecodeReplicaBatchReply(body []byte) (ReplicaBatchReply, error) {
 	c := cursor{b: body}
 	r := ReplicaBatchReply{ReplicaStamp: ReplicaStamp{Clock: c.u64(), Epoch: c.u64()}, Count: int(c.u16())}
 	r.rest = c.b
-	for range r.Count {
+	for i := 0; i < r.Count && c.err == nil; i++ {
 		c.result()
 	}
 	if err := c.done(); err != nil {

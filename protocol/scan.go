@@ -112,7 +112,7 @@ func DecodeScanReply(body []byte) (ScanReply, error) {
 	more := c.u8()
 	r.Count = int(c.u16())
 	r.rest = c.b
-	for range r.Count {
+	for i := 0; i < r.Count && c.err == nil; i++ {
 		c.scanEntry()
 	}
 	if err := c.done(); err != nil {

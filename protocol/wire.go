@@ -40,6 +40,10 @@ func appendBytes32(dst, b []byte) []byte {
 // cursor reads a body front to back. The first short read sets err and
 // every later read returns zero values, so decoders check err once at the
 // end instead of after every field. It lives on the stack: no allocation.
+// Loops over a count read from the wire must also stop at the first error
+// (i < count && c.err == nil): every item that succeeds consumes at least
+// one byte, so work stays bounded by the body length, whereas a 20-byte
+// body claiming 65535 items would otherwise cost 65535 empty iterations.
 type cursor struct {
 	b   []byte
 	err error
