@@ -29,16 +29,17 @@ type op struct {
 	ring       *ring.Ring
 	hdr        protocol.ReplicaHeader
 
-	mu        sync.Mutex
-	phase     phase
-	undecided int // keys still waiting for their quorum in the fan-out
-	repairs   int // repair Sends not answered yet
-	keys      []keyState
-	slots     []slot
-	sends     []*nodeSend // the first nsUsed are in use; the rest are spares
-	nsUsed    int
-	byNode    map[uint16]*nodeSend // groups the current phase's items per node
-	arena     []byte               // copies of the keys: late callbacks outlive the caller's buffers
+	mu         sync.Mutex
+	phase      phase
+	undecided  int // keys still waiting for their quorum in the fan-out
+	repairs    int // repair Sends not answered yet
+	keys       []keyState
+	slots      []slot
+	sends      []*nodeSend // the first nsUsed are in use; the rest are spares
+	nsUsed     int
+	phaseStart int                  // the current phase's first send
+	byNode     map[uint16]*nodeSend // indexes the current phase's sends when there are many
+	arena      []byte               // copies of the keys: late callbacks outlive the caller's buffers
 
 	wake chan struct{} // capacity 1: "re-check the wait condition"
 	refs atomic.Int32
@@ -149,9 +150,9 @@ func (o *op) reset() {
 	}
 	clear(o.keys)
 	clear(o.slots)
-	clear(o.byNode)
+	o.beginPhase()
 	o.keys, o.slots, o.arena = o.keys[:0], o.slots[:0], o.arena[:0]
-	o.nsUsed, o.undecided, o.repairs = 0, 0, 0
+	o.nsUsed, o.phaseStart, o.undecided, o.repairs = 0, 0, 0, 0
 	o.c, o.ring, o.hdr, o.phase = nil, nil, protocol.ReplicaHeader{}, phasePlan
 	o.read, o.background = false, false
 	select {
@@ -174,9 +175,21 @@ func (o *op) key(i int) []byte {
 	return o.arena[k.start:k.end:k.end]
 }
 
+// linearScanMax is how many sends a phase looks up by scanning before it
+// indexes them in byNode: a single key has N sends, and a scan of a few
+// is cheaper than hashing; a batch over hundreds of nodes needs the map.
+const linearScanMax = 8
+
 // nodeSendFor returns this phase's send to node, creating it on first use.
 func (o *op) nodeSendFor(node uint16, repair bool) *nodeSend {
-	if ns, ok := o.byNode[node]; ok {
+	cur := o.sends[o.phaseStart:o.nsUsed]
+	if len(cur) <= linearScanMax {
+		for _, ns := range cur {
+			if ns.node == node {
+				return ns
+			}
+		}
+	} else if ns, ok := o.byNode[node]; ok {
 		return ns
 	}
 	if o.nsUsed == len(o.sends) {
@@ -187,8 +200,23 @@ func (o *op) nodeSendFor(node uint16, repair bool) *nodeSend {
 	ns := o.sends[o.nsUsed]
 	o.nsUsed++
 	ns.node, ns.id, ns.repair = node, o.ring.Node(node).ID, repair
-	o.byNode[node] = ns
+	switch n := o.nsUsed - o.phaseStart; {
+	case n == linearScanMax+1: // from now on look up by map: index the phase
+		for _, s := range o.sends[o.phaseStart:o.nsUsed] {
+			o.byNode[s.node] = s
+		}
+	case n > linearScanMax+1:
+		o.byNode[node] = ns
+	}
 	return ns
+}
+
+// beginPhase starts grouping a new round of sends (the repairs).
+func (o *op) beginPhase() {
+	o.phaseStart = o.nsUsed
+	if len(o.byNode) > 0 {
+		clear(o.byNode)
+	}
 }
 
 // plan finds each key's owners and groups the items per node. Keys with

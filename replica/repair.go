@@ -39,7 +39,7 @@ func (o *op) pickNewest() {
 // carry the same version, so a repair racing a newer write loses by LWW
 // (SUPERSEDED) instead of clobbering it. Called with mu held.
 func (o *op) planRepairs() {
-	clear(o.byNode)
+	o.beginPhase()
 	for i := range o.keys {
 		k := &o.keys[i]
 		if (k.err != nil && k.err != ErrNotFound) || k.version.IsZero() {

@@ -1,0 +1,88 @@
+package replica_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/replica"
+)
+
+// nullBackend answers every item OK at once from a shared, preallocated
+// reply, so it allocates nothing: what remains is the coordinator's own
+// cost. (Sharing Results breaks the ownership rule; nothing here writes
+// to them.)
+type nullBackend struct{ results []protocol.Result }
+
+func newNullBackend() *nullBackend {
+	nb := &nullBackend{results: make([]protocol.Result, 64)}
+	for i := range nb.results {
+		nb.results[i] = protocol.Result{Status: protocol.StatusOK, Version: protocol.Version{TS: 1}, Value: []byte("value")}
+	}
+	return nb
+}
+
+func (nb *nullBackend) Up(string) bool { return true }
+
+func (nb *nullBackend) Send(_ context.Context, _ string, _ protocol.ReplicaHeader, items []protocol.Item, done func(replica.Reply)) {
+	done(replica.Reply{Results: nb.results[:len(items)]})
+}
+
+func newNullCoordinator(t testing.TB) *replica.Coordinator {
+	c, err := replica.New(replica.DefaultConfig(), newRing(t, 3, 1, "a", "b", "c"), newNullBackend(), protocol.NewClock(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// The coordinator's own allocations per request are the child context
+// that lets it cancel leftover replica calls: WithCancel when the caller
+// has a deadline (the daemon's case), WithDeadline plus its timer when it
+// has none. Everything else is pooled.
+func TestAllocationBudget(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race; run without it")
+	}
+	c := newNullCoordinator(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	key, value := []byte("key"), []byte("value")
+	for _, tc := range []struct {
+		name   string
+		budget float64
+		fn     func()
+	}{
+		{"put", 2, func() { c.Put(ctx, key, value, 0) }},
+		{"get", 2, func() { c.Get(ctx, key, 0) }},
+		{"put without deadline", 4, func() { c.Put(context.Background(), key, value, 0) }},
+	} {
+		if n := testing.AllocsPerRun(200, tc.fn); n > tc.budget {
+			t.Errorf("%s: %.1f allocs per request, budget %.0f", tc.name, n, tc.budget)
+		}
+	}
+}
+
+func BenchmarkPutCore(b *testing.B) {
+	c := newNullCoordinator(b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	keys, value := benchKeys(1024), make([]byte, 100)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		c.Put(ctx, keys[i%len(keys)], value, 0)
+	}
+}
+
+func BenchmarkGetCore(b *testing.B) {
+	c := newNullCoordinator(b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	keys := benchKeys(1024)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		c.Get(ctx, keys[i%len(keys)], 0)
+	}
+}
