@@ -73,12 +73,12 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 		opts:    opts,
 		info:    info,
 		sealMin: sealThreshold(opts.Seal),
-		w:       newWriter(nc, opts),
 		slots:   make(chan struct{}, opts.MaxInFlight),
 		calls:   make(map[uint64]*call, opts.MaxInFlight),
 		nextID:  firstID,
 		closed:  make(chan struct{}),
 	}
+	c.w = newWriter(nc, opts, func() int { return len(c.slots) })
 	c.wg.Add(2)
 	go c.readLoop()
 	go func() {

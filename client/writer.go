@@ -22,9 +22,10 @@ const maxSpareBuffer = 1 << 20
 // Stream offsets (total bytes ever queued) tell which calls may have
 // reached the socket: a frame starting below taken was handed to Write.
 type writer struct {
-	nc    net.Conn
-	yield bool
-	limit int // Options.MaxQueuedBytes
+	nc       net.Conn
+	yield    bool
+	inflight func() int // calls holding a window slot
+	limit    int        // Options.MaxQueuedBytes
 
 	mu      sync.Mutex
 	buf     []byte // frames queued, not yet taken by the writer goroutine
@@ -46,14 +47,15 @@ type writer struct {
 	bytesQueued atomic.Uint64
 }
 
-func newWriter(nc net.Conn, o Options) *writer {
+func newWriter(nc net.Conn, o Options, inflight func() int) *writer {
 	return &writer{
-		nc:    nc,
-		yield: !o.noYield,
-		limit: o.MaxQueuedBytes,
-		wake:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		buf:   make([]byte, 0, 64<<10),
+		nc:       nc,
+		inflight: inflight,
+		yield:    !o.noYield,
+		limit:    o.MaxQueuedBytes,
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		buf:      make([]byte, 0, 64<<10),
 	}
 }
 
@@ -127,9 +129,8 @@ func (w *writer) run(fail func(error)) {
 		case <-w.stop:
 			return
 		}
-		if w.yield {
-			// Let callers that are about to queue get into this batch:
-			// measured in conn_bench_test.go.
+		if w.yield && w.moreComing() {
+			// Let callers that are about to queue get into this batch.
 			runtime.Gosched()
 		}
 		w.mu.Lock()
@@ -159,6 +160,20 @@ func (w *writer) run(fail func(error)) {
 			return
 		}
 	}
+}
+
+// moreComing reports whether more calls are in flight than frames are
+// queued: then the callers of the others (or the reader completing their
+// replies) are likely to queue more within a yield. With one caller a
+// yield only adds a scheduler round trip. conn_bench_test.go measured,
+// on 2 cores against a do-nothing server, 100-byte PUTs: 1 caller 62 µs
+// with an unconditional yield vs 18 µs without; 128 callers 3.0 µs with
+// (29 frames per write) vs 5.5 µs without (2.4 frames per write).
+func (w *writer) moreComing() bool {
+	w.mu.Lock()
+	queued := w.frames
+	w.mu.Unlock()
+	return w.inflight() > queued
 }
 
 // shut refuses further frames with err; stop must be closed separately.
