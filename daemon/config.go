@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/distridata/distridata/link"
 	"github.com/distridata/distridata/protocol"
 	"github.com/distridata/distridata/replica"
 	"github.com/distridata/distridata/ring"
@@ -78,7 +79,7 @@ type Config struct {
 	Replica replica.Config
 	// Link configures the pooled connections to storage nodes. Its Logger
 	// and OnStamp are set by Start.
-	Link LinkConfig
+	Link link.Config
 	// Limits are the sizes enforced on client frames. Zero value is
 	// rejected; DefaultConfig sets protocol.DefaultLimits.
 	Limits protocol.Limits
@@ -133,7 +134,7 @@ func DefaultConfig() Config {
 		ID:                  1,
 		Ring:                ring.DefaultConfig(),
 		Replica:             replica.DefaultConfig(),
-		Link:                defaultLinkConfig(),
+		Link:                link.DefaultConfig(),
 		Limits:              protocol.DefaultLimits(),
 		MaxConns:            DefaultMaxConns,
 		IdleTimeout:         DefaultIdleTimeout,

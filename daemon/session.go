@@ -124,17 +124,31 @@ func (s *session) complete(r *request, res *result) {
 	}
 	s.inflight--
 	s.inflightBytes -= r.window
-	wake := !s.wakePending && !s.closed
+	// Replies wait here while the loop is busy elsewhere: they count
+	// against the output cap as much as gnet's outbound buffer does.
+	over := len(s.out) > s.fe.cfg.MaxOutboundBuffered
+	if over {
+		s.out = nil
+	}
+	wake := !s.wakePending && !s.closed && !over
 	if wake {
 		s.wakePending = true
 	}
 	s.mu.Unlock()
-	if wake {
+	switch {
+	case over:
+		if s.decideClose(reasonOutputCap) {
+			s.fe.m.outboundCap.Add(1)
+		}
+		_ = s.gc.Close()
+	case wake:
 		// Wake fails only when the loop is shutting down; then the
 		// connection closes and the client sees it.
 		_ = s.gc.Wake(nil)
 	}
 }
+
+const reasonOutputCap = "unread replies over MaxOutboundBuffered"
 
 // flush hands every queued reply to gnet in one write and reports a close
 // reason if the client is not reading them. Clearing wakePending in the
@@ -158,8 +172,10 @@ func (s *session) flush(c gnet.Conn, now int64) string {
 	}
 	s.spare = b[:0]
 	if ob := c.OutboundBuffered(); ob > s.fe.cfg.MaxOutboundBuffered {
-		s.fe.m.outboundCap.Add(1)
-		return "unread replies over MaxOutboundBuffered"
+		if s.decideClose(reasonOutputCap) {
+			s.fe.m.outboundCap.Add(1)
+		}
+		return reasonOutputCap
 	}
 	return ""
 }

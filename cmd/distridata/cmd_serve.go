@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/distridata/distridata/daemon"
+	"github.com/distridata/distridata/ring"
+)
+
+func init() {
+	register("serve", command{summary: "run the daemon: clients in front, storage nodes behind", run: runServe})
+}
+
+// serveOptions are serve's settings. A config file (TOML) uses the flag
+// names as keys; flags given on the command line override it.
+type serveOptions struct {
+	Config         string        `toml:"-"`
+	Listen         string        `toml:"listen"`
+	Nodes          string        `toml:"nodes"`
+	ID             uint          `toml:"id"`
+	N              int           `toml:"n"`
+	W              int           `toml:"w"`
+	R              int           `toml:"r"`
+	TokenFile      string        `toml:"token-file"`
+	NodeTokenFile  string        `toml:"node-token-file"`
+	InsecurePublic bool          `toml:"insecure-public"`
+	MaxConns       int           `toml:"max-conns"`
+	Timeout        time.Duration `toml:"timeout"`
+	DrainTimeout   time.Duration `toml:"drain-timeout"`
+	LogLevel       string        `toml:"log-level"`
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	opts, err := parseServe(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "distridata serve: %v\n", err)
+		return exitUsage
+	}
+	cfg, err := opts.daemonConfig(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "distridata serve: %v\n", err)
+		return exitUsage
+	}
+	d, err := daemon.Start(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "distridata serve: %v\n", err)
+		return exitUnavailable
+	}
+	fmt.Fprintf(stdout, "distridata serving on %s\n", d.Addr())
+	<-ctx.Done()
+	return drain(d, opts.DrainTimeout, stderr)
+}
+
+// drain shuts d down within timeout. A drain cut short by its deadline is
+// reported but is still a clean exit: the operator asked to stop.
+func drain(d *daemon.Daemon, timeout time.Duration, stderr io.Writer) int {
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := d.Shutdown(sctx); err != nil {
+		fmt.Fprintf(stderr, "distridata: drain cut short: %v\n", err)
+	}
+	return exitOK
+}
+
+func defaultServeOptions() serveOptions {
+	dc := daemon.DefaultConfig()
+	return serveOptions{
+		Listen: dc.Listen, ID: uint(dc.ID),
+		N: dc.Replica.N, W: dc.Replica.W, R: dc.Replica.R,
+		MaxConns: dc.MaxConns, Timeout: dc.DefaultTimeout,
+		DrainTimeout: daemon.DefaultDrainTimeout, LogLevel: "info",
+	}
+}
+
+// parseServe reads flags, then the config file if one is named, then
+// re-applies the flags that were given so that they win.
+func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
+	o := defaultServeOptions()
+	fs := flag.NewFlagSet("distridata serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.Config, "config", "", "TOML config file; its keys are these flags' names")
+	fs.StringVar(&o.Listen, "listen", o.Listen, "client address host:port")
+	fs.StringVar(&o.Nodes, "nodes", "", "storage nodes as ID=ADDR,ID=ADDR,...")
+	fs.UintVar(&o.ID, "id", o.ID, "daemon ID (nonzero; the tie-break of versions between daemons)")
+	fs.IntVar(&o.N, "n", o.N, "replicas per key")
+	fs.IntVar(&o.W, "w", o.W, "default write quorum")
+	fs.IntVar(&o.R, "r", o.R, "default read quorum")
+	fs.StringVar(&o.TokenFile, "token-file", "", "file holding the token clients must present")
+	fs.StringVar(&o.NodeTokenFile, "node-token-file", "", "file holding the token storage nodes expect")
+	fs.BoolVar(&o.InsecurePublic, "insecure-public", false, "allow a non-loopback --listen without a token")
+	fs.IntVar(&o.MaxConns, "max-conns", o.MaxConns, "client connections served at once")
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "deadline of requests that carry none")
+	fs.DurationVar(&o.DrainTimeout, "drain-timeout", o.DrainTimeout, "how long SIGTERM waits for in-flight requests")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.Config == "" {
+		return o, nil
+	}
+	given := map[string]string{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = f.Value.String() })
+	file := o.Config
+	o = defaultServeOptions()
+	if err := loadTOML(file, &o); err != nil {
+		return o, err
+	}
+	for name, v := range given {
+		if err := fs.Set(name, v); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// loadTOML decodes path into v and rejects keys v does not have: a typo
+// in a config file must not silently fall back to a default.
+func loadTOML(path string, v any) error {
+	md, err := toml.DecodeFile(path, v)
+	if err != nil {
+		return fmt.Errorf("cannot read config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+	}
+	return nil
+}
+
+// daemonConfig turns options into a daemon.Config, refusing a public
+// listener without a token.
+func (o serveOptions) daemonConfig(stderr io.Writer) (daemon.Config, error) {
+	cfg := daemon.DefaultConfig()
+	cfg.Listen = o.Listen
+	cfg.ID = uint32(o.ID)
+	cfg.Replica.N, cfg.Replica.W, cfg.Replica.R = o.N, o.W, o.R
+	cfg.MaxConns = o.MaxConns
+	cfg.DefaultTimeout = o.Timeout
+	var err error
+	if cfg.Nodes, err = parseNodes(o.Nodes); err != nil {
+		return cfg, err
+	}
+	if cfg.Token, err = readToken(o.TokenFile); err != nil {
+		return cfg, err
+	}
+	if cfg.Link.Token, err = readToken(o.NodeTokenFile); err != nil {
+		return cfg, err
+	}
+	if cfg.Token == "" && !o.InsecurePublic && !isLoopback(cfg.Listen) {
+		return cfg, fmt.Errorf("refusing to serve %s without a token: use --token-file, or --insecure-public", cfg.Listen)
+	}
+	if cfg.Logger, err = newLogger(o.LogLevel, stderr); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// parseNodes parses "ID=ADDR,ID=ADDR". Nodes share the default zone.
+func parseNodes(s string) ([]ring.Node, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, errors.New("--nodes is required (ID=ADDR,ID=ADDR,...)")
+	}
+	var nodes []ring.Node
+	for _, part := range strings.Split(s, ",") {
+		id, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("--nodes entry %q: want ID=ADDR", part)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("--nodes entry %q: %w", part, err)
+		}
+		nodes = append(nodes, ring.Node{ID: id, Addr: addr, Weight: 1})
+	}
+	return nodes, nil
+}
+
+// readToken reads a token file; surrounding whitespace (a trailing
+// newline from an editor) is not part of the token.
+func readToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read token: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("token file %s is empty", path)
+	}
+	return tok, nil
+}
+
+// isLoopback reports whether host:port binds only a loopback interface.
+// An empty host binds every interface.
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

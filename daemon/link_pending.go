@@ -1,6 +1,0 @@
-package daemon
-
-// LinkConfig stands in for link.Config until package link lands.
-type LinkConfig struct{}
-
-func defaultLinkConfig() LinkConfig { return LinkConfig{} }
