@@ -16,8 +16,9 @@ type Config struct {
 	// let one writer fill a socket while the other flushes.
 	ConnsPerNode int
 	// QueueLen is the maximum number of requests, per connection, encoded
-	// and waiting for the writer. A Send that finds every connection of a
-	// node at this bound fails with ErrQueueFull.
+	// and waiting for the writer; their bytes are bounded by
+	// MaxInFlightBytes too. A Send that finds every connection of a node
+	// at a bound fails with ErrQueueFull.
 	QueueLen int
 	// MaxInFlight is the maximum number of requests per node admitted and
 	// not yet completed (queued or written and awaiting a reply). A Send

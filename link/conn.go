@@ -66,7 +66,10 @@ func (c *conn) enqueue(r *request, sealed []byte, h protocol.ReplicaHeader, item
 		c.mu.Unlock()
 		return enqueueClosed
 	}
-	if c.queued >= c.node.pool.cfg.QueueLen {
+	// Frames whose ctx ended have left the window but not the buffer, so
+	// the buffer has its own byte bound: a stuck writer cannot grow it.
+	cfg := &c.node.pool.cfg
+	if c.queued >= cfg.QueueLen || (c.queued > 0 && len(c.wbuf)+r.size > cfg.MaxInFlightBytes) {
 		c.mu.Unlock()
 		return enqueueFull
 	}

@@ -375,3 +375,39 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueBoundedWhileWriterStuck: requests whose ctx ended leave the
+// window at once but their frames stay queued until written; the queue's
+// own bounds (frames and bytes) keep a stuck writer from growing it.
+func TestQueueBoundedWhileWriterStuck(t *testing.T) {
+	cfg := testConfig()
+	cfg.Limits.MaxFrameSize = 64 << 10
+	cfg.Limits.MaxValueSize = 40 << 10
+	cfg.MaxInFlightBytes = 64 << 10
+	cfg.QueueLen = 3
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{pool: p, window: newWindow(cfg.MaxInFlight, cfg.MaxInFlightBytes)}
+	c := newConn(n, nil)
+	try := func(items ...protocol.Item) enqueueResult {
+		size, err := frameSize(cfg.Limits, items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &request{ctx: context.Background(), node: n, size: size, stop: noStop}
+		return c.enqueue(r, nil, protocol.ReplicaHeader{}, items)
+	}
+	big := put("k", string(make([]byte, 30<<10)), 1)
+	if try(big) != enqueued || try(big) != enqueued || try(big) != enqueueFull {
+		t.Fatal("a third 30 KiB frame fit a 64 KiB queue")
+	}
+	if try(get("k")) != enqueued || try(get("k")) != enqueueFull {
+		t.Fatal("QueueLen did not bound the frames")
+	}
+	c.swap(nil)
+	if try(big) != enqueued {
+		t.Fatal("queue did not accept frames after the writer took them")
+	}
+}
