@@ -48,6 +48,9 @@ func TestThousandPipelinedCallsMatchedOutOfOrder(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	if r := srv.Stats().Reversed; r < n/10 {
+		t.Fatalf("only %d replies overtook another: the test did not reorder", r)
+	}
 	cnt := c.Counters()
 	if cnt.Frames != 2*n {
 		t.Fatalf("Counters = %+v, want %d frames", cnt, 2*n)

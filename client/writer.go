@@ -28,14 +28,13 @@ type writer struct {
 	limit    int        // Options.MaxQueuedBytes
 
 	mu      sync.Mutex
-	buf     []byte // frames queued, not yet taken by the writer goroutine
-	spare   []byte // the previous batch, reused for the next one
-	queued  int64  // stream offset of the end of buf
-	written int64  // stream offset up to which Write has returned
-	frames  int    // frames in buf
-	waiters int    // callers waiting for room
-	room    chan struct{}
-	err     error // sticky: once set, nothing more is queued
+	buf     []byte        // frames queued, not yet taken by the writer goroutine
+	spare   []byte        // the previous batch, reused for the next one
+	queued  int64         // stream offset of the end of buf
+	written int64         // stream offset up to which Write has returned
+	frames  int           // frames in buf
+	room    chan struct{} // made by the first caller to wait for room; closed after each Write
+	err     error         // sticky: once set, nothing more is queued
 
 	taken atomic.Int64 // stream offset up to which bytes were handed to Write
 
@@ -106,7 +105,6 @@ func (w *writer) waitRoom(ctx context.Context) error {
 		w.room = make(chan struct{})
 	}
 	room := w.room
-	w.waiters++
 	w.mu.Unlock()
 	var err error
 	select {
@@ -116,7 +114,6 @@ func (w *writer) waitRoom(ctx context.Context) error {
 	case <-w.stop:
 	}
 	w.mu.Lock()
-	w.waiters--
 	return err
 }
 
@@ -150,7 +147,9 @@ func (w *writer) run(fail func(error)) {
 		if cap(b) <= maxSpareBuffer {
 			w.spare = b[:0]
 		}
-		if w.waiters > 0 {
+		if w.room != nil {
+			// Wake every caller waiting for room; the next waiter makes
+			// a new channel.
 			close(w.room)
 			w.room = nil
 		}

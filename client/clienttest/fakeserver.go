@@ -57,6 +57,7 @@ type Stats struct {
 	Conns          int   // connections accepted
 	Requests       int64 // requests after HELLO
 	MaxOutstanding int   // most requests of one connection received and not yet answered or dropped
+	Reversed       int64 // replies written ahead of an earlier request's (Reverse)
 }
 
 // FakeServer is a fake daemon. Its methods are safe for concurrent use.
@@ -274,6 +275,9 @@ func (fc *fakeConn) flushHeld() bool {
 		out = append(out, fc.held[i]...)
 	}
 	fc.answered(len(fc.held))
+	fc.s.mu.Lock()
+	fc.s.stats.Reversed += int64(len(fc.held) - 1)
+	fc.s.mu.Unlock()
 	fc.held = fc.held[:0]
 	return fc.write(out)
 }
