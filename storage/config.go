@@ -101,7 +101,7 @@ type Config struct {
 	MaxGroupOps int
 	// Pebble tunes the pebble engine; zero fields take their defaults.
 	Pebble PebbleOptions
-	Logger *slog.Logger      // nil = slog.Default()
+	Logger *slog.Logger     // nil = slog.Default()
 	Clock  func() time.Time // nil = time.Now; injectable for tests
 }
 
