@@ -13,7 +13,12 @@ import (
 func (c *Coordinator) MPut(ctx context.Context, kvs []protocol.KV, w int, out []protocol.ItemStatus) {
 	c.stats.mputs.Add(1)
 	c.stats.batchKeys.Add(uint64(len(kvs)))
-	out = out[:len(kvs)] // a shorter out is a caller bug: fail here, loudly
+	if len(out) < len(kvs) {
+		panic("replica: MPut: out is shorter than kvs") // a caller bug, not input
+	}
+	if len(kvs) == 0 {
+		return
+	}
 	need, err := c.admitBatch(w, c.cfg.W, len(kvs))
 	if err != nil {
 		fillStatus(out, err)
@@ -42,7 +47,12 @@ func (c *Coordinator) MPut(ctx context.Context, kvs []protocol.KV, w int, out []
 func (c *Coordinator) MGet(ctx context.Context, keys [][]byte, r int, out []protocol.ItemStatus) {
 	c.stats.mgets.Add(1)
 	c.stats.batchKeys.Add(uint64(len(keys)))
-	out = out[:len(keys)]
+	if len(out) < len(keys) {
+		panic("replica: MGet: out is shorter than keys") // a caller bug, not input
+	}
+	if len(keys) == 0 {
+		return
+	}
 	need, err := c.admitBatch(r, c.cfg.R, len(keys))
 	if err != nil {
 		fillStatus(out, err)

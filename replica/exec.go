@@ -12,6 +12,10 @@ import (
 // (reads) repair stale replicas before returning. It returns with every key
 // decided; callbacks still outstanding are late and touch only counters.
 func (o *op) run(parent context.Context) {
+	if o.nsUsed == 0 { // every key was decided at planning (unavailable or refused)
+		o.phase = phaseDone
+		return
+	}
 	ctx, cancel, dl := o.c.derive(parent)
 	defer cancel() // ends the leftover replica calls; their answers are late
 	o.hdr = protocol.ReplicaHeader{Epoch: o.ring.Epoch(), DeadlineMs: remainingMs(dl)}
@@ -23,7 +27,7 @@ func (o *op) run(parent context.Context) {
 		expired = o.wait(ctx, fanoutDone)
 	}
 	o.mu.Lock()
-	o.decide(expired)
+	o.decide()
 	if !o.read {
 		o.phase = phaseDone
 		o.mu.Unlock()
@@ -37,6 +41,7 @@ func (o *op) run(parent context.Context) {
 	o.repairs = o.nsUsed - n
 	o.mu.Unlock()
 	if o.repairs > 0 {
+		o.hdr.DeadlineMs = remainingMs(dl) // what is left after the fan-out
 		o.sendAll(ctx, n, o.nsUsed)
 		o.wait(ctx, repairsDone) // a repair that misses the deadline is counted, not fatal
 	}
@@ -69,7 +74,7 @@ func remainingMs(dl time.Time) uint32 {
 }
 
 // decide settles every key. Called with mu held at the end of the fan-out.
-func (o *op) decide(expired bool) {
+func (o *op) decide() {
 	for i := range o.keys {
 		k := &o.keys[i]
 		if k.sent == 0 { // decided at planning: unavailable or refused

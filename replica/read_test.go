@@ -28,7 +28,11 @@ func TestGetPicksNewestAndRepairsBeforeAnswering(t *testing.T) {
 	cl := newCluster(t, replica.DefaultConfig())
 	seed(cl, "a", "k", "new", ver(2))
 	seed(cl, "b", "k", "old", ver(1))
-	got, v, err := cl.get("k", 0)
+	// Stale replicas answer (and apply repairs) asynchronously, so only a
+	// Get that waits for its repairs finds them applied on return.
+	cl.node("b").SetLatency(5 * time.Millisecond)
+	cl.node("c").SetLatency(5 * time.Millisecond)
+	got, v, err := cl.get("k", 3)
 	if err != nil || got != "new" || v != ver(2) {
 		t.Fatalf("get: %q %+v %v, want new@2", got, v, err)
 	}
@@ -42,7 +46,7 @@ func TestGetPicksNewestAndRepairsBeforeAnswering(t *testing.T) {
 		t.Fatalf("stats: %d repairs, %d failures; want 2, 0", s.ReadRepairs, s.ReadRepairFailures)
 	}
 	// A second read finds nothing to repair.
-	cl.get("k", 0)
+	cl.get("k", 3)
 	if s := cl.c.Stats(); s.ReadRepairs != 2 {
 		t.Fatalf("stats: %d repairs after a clean read, want still 2", s.ReadRepairs)
 	}
@@ -55,6 +59,7 @@ func TestGetRepairsStaleAnswerWhileThirdIsSlow(t *testing.T) {
 	seed(cl, "a", "k", "new", ver(2))
 	seed(cl, "b", "k", "old", ver(1))
 	seed(cl, "c", "k", "old", ver(1))
+	cl.node("b").SetLatency(5 * time.Millisecond)
 	cl.node("c").Hold()
 	got, v, err := cl.get("k", 0)
 	if err != nil || got != "new" || v != ver(2) {
@@ -112,6 +117,8 @@ func TestTombstoneRepairsStaleValue(t *testing.T) {
 	seedTomb(cl, "a", "k", ver(5))
 	seed(cl, "b", "k", "zombie", ver(4))
 	seed(cl, "c", "k", "zombie", ver(4))
+	cl.node("b").SetLatency(5 * time.Millisecond)
+	cl.node("c").SetLatency(5 * time.Millisecond)
 	if _, v, err := cl.get("k", 3); !errors.Is(err, replica.ErrNotFound) || v != ver(5) {
 		t.Fatalf("get: %+v %v, want ErrNotFound with the tombstone's version", v, err)
 	}
@@ -129,7 +136,8 @@ func TestNewerValueBeatsTombstone(t *testing.T) {
 	cl := newCluster(t, replica.DefaultConfig())
 	seedTomb(cl, "a", "k", ver(5))
 	seed(cl, "b", "k", "back", ver(6))
-	if got, v, err := cl.get("k", 0); err != nil || got != "back" || v != ver(6) {
+	cl.node("a").SetLatency(5 * time.Millisecond)
+	if got, v, err := cl.get("k", 3); err != nil || got != "back" || v != ver(6) {
 		t.Fatalf("get: %q %+v %v, want back@6", got, v, err)
 	}
 	if !cl.has("a", "k", ver(6)) {
@@ -247,10 +255,12 @@ func TestReadsAreMonotonicAfterRepair(t *testing.T) {
 	seed(cl, "a", "k", "new", ver(2)) // a write acked by one replica only (W=1)
 	seed(cl, "b", "k", "old", ver(1))
 	seed(cl, "c", "k", "old", ver(1))
+	cl.node("b").SetLatency(5 * time.Millisecond)
 	cl.node("c").Hold()
 	if got, _, err := cl.get("k", 2); err != nil || got != "new" {
 		t.Fatalf("first read: %q %v", got, err)
 	}
+	cl.node("b").SetLatency(0)
 	cl.node("c").Release()
 	cl.node("a").SetUp(false) // the only original holder goes away
 	if got, _, err := cl.get("k", 2); err != nil || got != "new" {

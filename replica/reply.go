@@ -13,6 +13,9 @@ func (ns *nodeSend) onReply(rep Reply) {
 	if rep.Stamp.Clock != 0 {
 		c.clock.Observe(rep.Stamp.Clock)
 	}
+	if rep.Stamp.Epoch > o.ring.Epoch() {
+		c.observeEpoch(rep.Stamp.Epoch)
+	}
 	for _, r := range rep.Results {
 		c.clock.Observe(r.Version.TS)
 	}

@@ -23,6 +23,10 @@ type Stats struct {
 	AsyncRepairs       uint64 // background repairs started for late answers
 	AsyncRepairItems   uint64 // items background repairs wrote and had acknowledged
 	AsyncRepairsDrop   uint64 // background repairs dropped: cap reached, closed or disabled
+
+	// MaxEpochSeen is the highest ring epoch a node reported in a reply
+	// stamp. Above the current ring's epoch, this daemon's ring is stale.
+	MaxEpochSeen uint64
 }
 
 // counters is the live form of Stats. Plain atomics: on 2 cores the
@@ -33,6 +37,7 @@ type counters struct {
 	superseded, replicaFailures                         atomic.Uint64
 	readRepairs, readRepairFailures                     atomic.Uint64
 	asyncRepairs, asyncRepairItems, asyncRepairsDropped atomic.Uint64
+	maxEpochSeen                                        atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -45,5 +50,17 @@ func (c *counters) snapshot() Stats {
 		ReadRepairs: c.readRepairs.Load(), ReadRepairFailures: c.readRepairFailures.Load(),
 		AsyncRepairs: c.asyncRepairs.Load(), AsyncRepairItems: c.asyncRepairItems.Load(),
 		AsyncRepairsDrop: c.asyncRepairsDropped.Load(),
+		MaxEpochSeen:     c.maxEpochSeen.Load(),
+	}
+}
+
+// observeEpoch raises MaxEpochSeen to e. Callers check e against their
+// ring's epoch first, so the hot path is one comparison.
+func (c *Coordinator) observeEpoch(e uint64) {
+	for {
+		cur := c.stats.maxEpochSeen.Load()
+		if e <= cur || c.stats.maxEpochSeen.CompareAndSwap(cur, e) {
+			return
+		}
 	}
 }

@@ -290,4 +290,12 @@ func TestDeadlineTravelsInHeader(t *testing.T) {
 	if e := cl.node("a").LastHeader().Epoch; e != 1 {
 		t.Fatalf("epoch %d, want 1", e)
 	}
+	if s := cl.c.Stats(); s.MaxEpochSeen != 0 {
+		t.Fatalf("MaxEpochSeen %d while every node is on our epoch", s.MaxEpochSeen)
+	}
+	cl.node("b").SetEpoch(5) // b has seen a newer ring than ours
+	cl.mustPut("k", "v")
+	if s := cl.c.Stats(); s.MaxEpochSeen != 5 {
+		t.Fatalf("MaxEpochSeen %d, want 5", s.MaxEpochSeen)
+	}
 }

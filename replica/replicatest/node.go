@@ -96,6 +96,10 @@ func (n *Node) Release() {
 	n.mu.Unlock()
 }
 
+// SetEpoch makes the node report ring epoch e (if higher than what it
+// has seen), as if a newer ring had reached it.
+func (n *Node) SetEpoch(e uint64) { n.mu.Lock(); n.epoch = max(n.epoch, e); n.mu.Unlock() }
+
 // Get returns the stored entry for key (a copy).
 func (n *Node) Get(key string) (Entry, bool) {
 	n.mu.Lock()
