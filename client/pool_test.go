@@ -52,13 +52,13 @@ func TestPoolRoundRobin(t *testing.T) {
 	if _, err := p.Stats(ctx); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 2)
-	p.PutAsync(ctx, []byte("a"), []byte("1"), func(_ protocol.Version, err error) { done <- err })
-	p.GetAsync(ctx, []byte("m"), func(_ []byte, _ protocol.Version, err error) { done <- err })
-	if err := <-done; err != nil {
+	putDone, getDone := make(chan error, 1), make(chan error, 1)
+	p.PutAsync(ctx, []byte("a"), []byte("1"), func(_ protocol.Version, err error) { putDone <- err })
+	p.GetAsync(ctx, []byte("m"), func(_ []byte, _ protocol.Version, err error) { getDone <- err })
+	if err := <-putDone; err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; !errors.Is(err, client.ErrNotFound) {
+	if err := <-getDone; !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("GetAsync of a deleted key: %v", err)
 	}
 }
