@@ -96,6 +96,9 @@ func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Ite
 			return err
 		}
 		changed = nil
+		// Time passed: refresh the wire deadline (a sealed frame keeps its
+		// first one, a little long, which only lets the node work longer).
+		h.DeadlineMs = deadlineMs(r.ctx)
 	}
 }
 
