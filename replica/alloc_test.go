@@ -50,6 +50,12 @@ func TestAllocationBudget(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	key, value := []byte("key"), []byte("value")
+	keys := benchKeys(16)
+	kvs := make([]protocol.KV, len(keys))
+	for i, k := range keys {
+		kvs[i] = protocol.KV{Key: k, Value: value}
+	}
+	out := make([]protocol.ItemStatus, len(keys))
 	for _, tc := range []struct {
 		name   string
 		budget float64
@@ -58,6 +64,8 @@ func TestAllocationBudget(t *testing.T) {
 		{"put", 2, func() { c.Put(ctx, key, value, 0) }},
 		{"get", 2, func() { c.Get(ctx, key, 0) }},
 		{"put without deadline", 4, func() { c.Put(context.Background(), key, value, 0) }},
+		{"mput of 16", 2, func() { c.MPut(ctx, kvs, 0, out) }},
+		{"mget of 16", 2, func() { c.MGet(ctx, keys, 0, out) }},
 	} {
 		if n := testing.AllocsPerRun(200, tc.fn); n > tc.budget {
 			t.Errorf("%s: %.1f allocs per request, budget %.0f", tc.name, n, tc.budget)

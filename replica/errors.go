@@ -44,9 +44,6 @@ var (
 	// ErrBadReply: a node answered with a result count that does not match
 	// its request. It may have applied the items: outcome unknown.
 	ErrBadReply = protocol.NewError(protocol.StatusInternal, "replica: malformed reply from node")
-	// ErrNodeDown is the error recorded for an owner skipped because the
-	// backend reported it down. It appears in logs only.
-	ErrNodeDown = errors.New("replica: node down")
 )
 
 // Configuration errors (never on the wire: New refuses to start).

@@ -167,8 +167,9 @@ func TestGetRepairFailureIsCountedNotFatal(t *testing.T) {
 
 // lateAnswerScenario makes c's first-round answer (stale) arrive while the
 // read's blocking repair of b is in flight: the repair Send to b releases
-// c and waits until c's answer was delivered.
-func lateAnswerScenario(t *testing.T, cfg replica.Config) *cluster {
+// c and waits until c's answer was delivered. With holdA, a is held from
+// then on, so the background repair that answer starts cannot finish.
+func lateAnswerScenario(t *testing.T, cfg replica.Config, holdA bool) *cluster {
 	cl, h := newHookCluster(t, cfg)
 	seed(cl, "a", "k", "new", ver(2))
 	seed(cl, "b", "k", "old", ver(1))
@@ -183,6 +184,9 @@ func lateAnswerScenario(t *testing.T, cfg replica.Config) *cluster {
 	}
 	h.before = func(id string, items []protocol.Item) error {
 		if id == "b" && items[0].Kind == protocol.ItemPut {
+			if holdA {
+				cl.node("a").Hold()
+			}
 			cl.node("c").Release()
 			<-cAnswered
 		}
@@ -196,7 +200,7 @@ func lateAnswerScenario(t *testing.T, cfg replica.Config) *cluster {
 }
 
 func TestLateStaleAnswerTriggersBackgroundRepair(t *testing.T) {
-	cl := lateAnswerScenario(t, replica.DefaultConfig())
+	cl := lateAnswerScenario(t, replica.DefaultConfig(), false)
 	eventually(t, "the background repair of c", func() bool { return cl.has("c", "k", ver(2)) })
 	cl.c.Close() // waits for the repair to finish: its counters are final
 	// The background repair may also find b stale: it can run before the
@@ -209,7 +213,7 @@ func TestLateStaleAnswerTriggersBackgroundRepair(t *testing.T) {
 func TestBackgroundRepairsBeyondCapAreDropped(t *testing.T) {
 	cfg := replica.DefaultConfig()
 	cfg.MaxAsyncRepairs = 0
-	cl := lateAnswerScenario(t, cfg)
+	cl := lateAnswerScenario(t, cfg, false)
 	cl.c.Close()
 	if s := cl.c.Stats(); s.AsyncRepairs != 0 || s.AsyncRepairsDrop != 1 {
 		t.Fatalf("stats %+v: want the repair dropped", s)
@@ -265,5 +269,26 @@ func TestReadsAreMonotonicAfterRepair(t *testing.T) {
 	cl.node("a").SetUp(false) // the only original holder goes away
 	if got, _, err := cl.get("k", 2); err != nil || got != "new" {
 		t.Fatalf("second read went back in time: %q %v (%s)", got, err, cl.stored("k"))
+	}
+}
+
+func TestCloseWaitsForBackgroundRepairs(t *testing.T) {
+	cfg := replica.DefaultConfig()
+	cfg.Timeout = 10 * time.Second // the repair must end by release, not by timeout
+	cl := lateAnswerScenario(t, cfg, true)
+	closed := make(chan struct{})
+	go func() {
+		cl.c.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a background repair was waiting for a held replica")
+	case <-time.After(20 * time.Millisecond):
+	}
+	cl.node("a").Release()
+	<-closed
+	if !cl.has("c", "k", ver(2)) {
+		t.Fatalf("the repair Close waited for did not write c: %s", cl.stored("k"))
 	}
 }
