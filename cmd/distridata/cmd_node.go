@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/distridata/distridata/storage"
+)
+
+func init() {
+	register("node", command{summary: "run a storage node (stores replicas for daemons)", run: runNode})
+}
+
+// defaultNodeListen is a fixed loopback port, so a local cluster can be
+// wired by hand; the daemon's default node list uses it.
+const defaultNodeListen = "127.0.0.1:7400"
+
+// nodeOptions are the flags of `distridata node` that are not Config
+// fields as they stand.
+type nodeOptions struct {
+	tokenFile      string
+	insecurePublic bool
+	drainTimeout   time.Duration
+	logLevel       string
+}
+
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, opts, err := parseNode(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "distridata node: %v\n", err)
+		return exitUsage
+	}
+	if cfg.Sync == storage.SyncNone {
+		fmt.Fprintf(stderr, "distridata node: WARNING: --sync none acknowledges writes before they are on disk; a crash or power loss loses them (caches and benchmarks only)\n")
+	}
+	s, err := storage.Start(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "distridata node: %v\n", err)
+		return exitUnavailable
+	}
+	fmt.Fprintf(stdout, "node %d listening on %s\n", cfg.ID, s.Addr())
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), opts.drainTimeout)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil {
+		// Reported, but the operator asked to stop: still a clean exit.
+		// Acknowledged writes were synced when acknowledged.
+		fmt.Fprintf(stderr, "distridata node: shutdown: %v\n", err)
+	}
+	return exitOK
+}
+
+// parseNode turns flags into a validated storage.Config.
+func parseNode(args []string, stderr io.Writer) (storage.Config, nodeOptions, error) {
+	cfg := storage.DefaultConfig()
+	cfg.Listen = defaultNodeListen
+	opts := nodeOptions{drainTimeout: 10 * time.Second, logLevel: "info"}
+	var id uint
+	fs := flag.NewFlagSet("distridata node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "TCP address to serve daemons on (port 0 picks one)")
+	fs.StringVar(&cfg.Dir, "dir", cfg.Dir, "data directory (pebble engine)")
+	fs.StringVar(&cfg.Engine, "engine", cfg.Engine, "storage engine: pebble (durable) or memory (lost on exit)")
+	fs.StringVar(&cfg.Sync, "sync", cfg.Sync, "always: acknowledge writes after fsync (group-committed); none: before (UNSAFE)")
+	fs.UintVar(&id, "id", 1, "node ID, reported to daemons")
+	fs.StringVar(&opts.tokenFile, "token-file", "", "file holding the token daemons must present in HELLO")
+	fs.BoolVar(&opts.insecurePublic, "insecure-public", false, "allow a non-loopback --listen without a token")
+	fs.DurationVar(&cfg.TombstoneGrace, "tombstone-grace", cfg.TombstoneGrace, "keep tombstones this long (0 = forever); must exceed hint and anti-entropy lag")
+	fs.DurationVar(&cfg.GCInterval, "gc-interval", cfg.GCInterval, "how often to collect old tombstones (0 = never)")
+	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", cfg.MaxInFlight, "requests in flight per connection before the node stops reading it")
+	fs.DurationVar(&opts.drainTimeout, "drain-timeout", opts.drainTimeout, "on SIGINT/SIGTERM, how long to finish in-flight requests")
+	fs.StringVar(&opts.logLevel, "log-level", opts.logLevel, "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, opts, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, opts, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if id > 1<<32-1 {
+		return cfg, opts, fmt.Errorf("--id %d does not fit in 32 bits", id)
+	}
+	cfg.ID = uint32(id)
+	var err error
+	if cfg.Token, err = readToken(opts.tokenFile); err != nil {
+		return cfg, opts, err
+	}
+	if cfg.Token == "" && !opts.insecurePublic && !isLoopback(cfg.Listen) {
+		return cfg, opts, fmt.Errorf("refusing to serve %s without a token: anyone who can reach it could overwrite or read every replica; use --token-file, or --insecure-public on a trusted network", cfg.Listen)
+	}
+	if cfg.Logger, err = newLogger(opts.logLevel, stderr); err != nil {
+		return cfg, opts, err
+	}
+	return cfg, opts, cfg.Validate()
+}
