@@ -26,7 +26,7 @@ type request struct {
 	results  []protocol.Result // preset non-OK statuses are refusals; OK = to do
 	one      [1]protocol.Item  // backing for single-item requests
 	oneRes   [1]protocol.Result
-	batch    []protocol.Item   // pooled backing for batches
+	batch    []protocol.Item // pooled backing for batches
 	batchRes []protocol.Result
 }
 

@@ -555,7 +555,7 @@ func TestServerCollectsTombstones(t *testing.T) {
 	cfg.TombstoneGrace = time.Minute
 	s := startServer(t, cfg, nil)
 	c := dialHello(t, s.Addr(), "")
-	old := uint64(now.Add(-2*time.Minute).UnixMilli())
+	old := uint64(now.Add(-2 * time.Minute).UnixMilli())
 	c.rpc(rdel(1, hdr, 1, "old", ver(old, 1)))
 	c.rpc(rdel(2, hdr, 1, "new", ver(uint64(now.UnixMilli()), 1)))
 	if n := s.collectGarbage(); n != 1 {
