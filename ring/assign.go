@@ -68,7 +68,16 @@ type balancer struct {
 	rejected []uint32 // per row, bit r: candidate r refused this partition
 	heaps    []nodeHeap
 	queue    []uint32
+	ext      map[uint32]*extRow // rows whose K candidates all refused
 	forced   int
+}
+
+// extRow is a row's candidate list extended to every node, computed when the
+// K remembered candidates all refused the partition (they are at capacity).
+// It is a pure function of the row, like the short list it extends.
+type extRow struct {
+	list     []uint16
+	rejected []bool
 }
 
 // assign returns the owner table (P×N, each row in candidate order) and the
@@ -99,24 +108,67 @@ func assign(m *members, prefs *prefTable, parts, replicas int, slack float64) ([
 
 // fill proposes p to candidates until it has N owners.
 func (b *balancer) fill(p uint32) {
-	row := b.prefs.row(p)
 	for int(b.count[p]) < b.replicas {
+		row := b.list(p)
 		r := b.next(p, row, false)
+		if r < 0 && b.extend(p) {
+			continue
+		}
 		if r < 0 {
 			b.force(p, row)
 			continue
 		}
 		if !b.propose(p, row[r]) {
-			b.rejected[p] |= 1 << r
+			b.reject(p, r)
 		}
 	}
+}
+
+// list returns p's candidate list, extended if it had to be.
+func (b *balancer) list(p uint32) []uint16 {
+	if e, ok := b.ext[p]; ok {
+		return e.list
+	}
+	return b.prefs.row(p)
+}
+
+func (b *balancer) rejectedBy(p uint32, r int) bool {
+	if e, ok := b.ext[p]; ok {
+		return e.rejected[r]
+	}
+	return b.rejected[p]&(1<<r) != 0
+}
+
+func (b *balancer) reject(p uint32, r int) {
+	if e, ok := b.ext[p]; ok {
+		e.rejected[r] = true
+		return
+	}
+	b.rejected[p] |= 1 << r
+}
+
+// extend replaces p's short list by the full candidate order, keeping the
+// refusals; it reports false if the list already covers every node.
+func (b *balancer) extend(p uint32) bool {
+	if _, ok := b.ext[p]; ok || len(b.prefs.row(p)) == len(b.m.nodes) {
+		return false
+	}
+	if b.ext == nil {
+		b.ext = make(map[uint32]*extRow)
+	}
+	e := &extRow{list: b.m.fullOrder(p), rejected: make([]bool, len(b.m.nodes))}
+	for r := range b.prefs.row(p) {
+		e.rejected[r] = b.rejected[p]&(1<<r) != 0
+	}
+	b.ext[p] = e
+	return true
 }
 
 // next returns the best candidate rank of p that is not held, zone-valid and
 // (unless ignoreRejections) has not refused p; -1 if there is none.
 func (b *balancer) next(p uint32, row []uint16, ignoreRejections bool) int {
 	for r, node := range row {
-		if !ignoreRejections && b.rejected[p]&(1<<r) != 0 {
+		if !ignoreRejections && b.rejectedBy(p, r) {
 			continue
 		}
 		if !b.holds(p, node) && b.zoneRoom(p, node) {
@@ -145,7 +197,7 @@ func (b *balancer) propose(p uint32, node uint16) bool {
 	return true
 }
 
-// force places p beyond a limit when every candidate refused it: first
+// force places p beyond a limit when every node refused it: first
 // ignoring capacity, then, if no zone-valid candidate is left, ignoring zones.
 // It only happens when weights or zones make the limits infeasible.
 func (b *balancer) force(p uint32, row []uint16) {
@@ -172,9 +224,9 @@ func (b *balancer) evict(p uint32, node uint16) {
 		}
 	}
 	b.count[p]--
-	for r, n := range b.prefs.row(p) {
+	for r, n := range b.list(p) {
 		if n == node {
-			b.rejected[p] |= 1 << r
+			b.reject(p, r)
 		}
 	}
 	b.queue = append(b.queue, p)
@@ -209,7 +261,7 @@ func (b *balancer) zoneRoom(p uint32, node uint16) bool {
 // the most preferred (the natural coordinator).
 func (b *balancer) orderRows() {
 	for p := range b.count {
-		list := b.prefs.row(uint32(p))
+		list := b.list(uint32(p))
 		row := b.held[p*b.replicas : (p+1)*b.replicas]
 		for i := 1; i < len(row); i++ {
 			for j := i; j > 0 && rankOf(list, row[j]) < rankOf(list, row[j-1]); j-- {

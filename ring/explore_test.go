@@ -12,7 +12,7 @@ func TestExplore(t *testing.T) {
 		t.Skip("set RING_EXPLORE=1 to print balance and movement for several slacks")
 	}
 	for _, c := range []struct{ n, p int }{{10, 1 << 16}, {100, 1 << 16}, {1000, 1 << 16}, {1000, 1 << 20}} {
-		for _, slack := range []float64{0.005, 0.01, 0.02} {
+		for _, slack := range []float64{0, 0.02, 0.03} {
 			cfg := Config{Partitions: c.p, Slack: slack}
 			start := time.Now()
 			r := mustNew(t, cfg, equalNodes(c.n, 0))

@@ -30,16 +30,18 @@ func draw(seed uint64, p uint32) uint64 {
 }
 
 // negLog2 returns -log2(u) in Q40 fixed point, for u = (h>>11 + 1)/2^53 in
-// (0, 1]. It is monotone non-increasing in h.
+// (0, 1]. It is monotone non-increasing in h. With m = h>>11 + 1 ≥ 1 and
+// lz its leading zeros (≥ 10, since m ≤ 2^53), -log2(u) = 53 - log2(m) =
+// (lz - 10) - log2(mantissa), and the mantissa's log2 comes from the table by
+// linear interpolation on the next 32 bits. Kept small enough to inline.
 func negLog2(h uint64) uint64 {
-	m := h>>11 + 1 // 1..2^53
-	e := 63 - bits.LeadingZeros64(m)
-	frac := m<<(62-e) - 1<<62 // mantissa fraction, Q62
-	i := frac >> (62 - logTableBits)
-	rem := (frac >> (62 - logTableBits - 32)) & (1<<32 - 1)
-	lo, hi := log2Table[i], log2Table[i+1]
-	l := lo + ((hi-lo)*rem)>>32
-	return uint64(53)<<logFracBits - (uint64(e)<<logFracBits + l)
+	m := h>>11 + 1
+	lz := bits.LeadingZeros64(m)
+	f := m << lz << 1 // mantissa fraction, Q64
+	i := f >> (64 - logTableBits)
+	lo := log2Table[i]
+	l := lo + (log2Table[i+1]-lo)*(f<<logTableBits>>32)>>32
+	return uint64(lz-10)<<logFracBits - l
 }
 
 // buildLog2Table tabulates log2(1 + i/2^logTableBits) in Q40.

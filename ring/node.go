@@ -45,9 +45,9 @@ func isToken(s string) bool {
 // indexes with a shift.
 type members struct {
 	nodes  []Node
-	seed   []uint64  // xxh3 of the ID: the node's hash stream
-	invW   []float64 // 1/weight, so a cost is one multiplication
-	zoneOf []uint16  // zone index per node
+	seed   []uint64   // xxh3 of the ID: the node's hash stream
+	invW   []float64  // 1/weight, so a cost is one multiplication
+	zoneOf []uint16   // zone index per node
 	zones  [][]uint16 // node indexes per zone, zones sorted by name
 	index  map[string]uint16
 }
@@ -103,7 +103,7 @@ func derive(nodes []Node) *members {
 // cost is the straw2 draw of node i for partition p: -ln(u)/weight up to a
 // constant factor, with u uniform in (0,1]. The smallest cost wins.
 func (m *members) cost(p uint32, i uint16) float64 {
-	return float64(negLog2(draw(m.seed[i], p))) * m.invW[i]
+	return float64(int64(negLog2(draw(m.seed[i], p)))) * m.invW[i]
 }
 
 // totalWeight sums weights in ID order, so the float result is reproducible.
@@ -131,4 +131,3 @@ func (m *members) maxPerZone(replicas int) int {
 	}
 	return limit
 }
-

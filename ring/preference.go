@@ -18,7 +18,7 @@ func (r *Ring) Preference(p uint32, dst []uint16, n int) []uint16 {
 	dst = append(dst, owners[:min(n, len(owners))]...)
 	dst = appendMissing(dst, start, r.prefs.row(p), n)
 	if len(dst)-start < n {
-		dst = appendMissing(dst, start, r.fullRow(p), n)
+		dst = appendMissing(dst, start, r.m.fullOrder(p), n)
 	}
 	return dst
 }
@@ -35,11 +35,4 @@ func appendMissing(dst []uint16, start int, list []uint16, n int) []uint16 {
 		}
 	}
 	return dst
-}
-
-// fullRow is the candidate order of row p over all nodes.
-func (r *Ring) fullRow(p uint32) []uint16 {
-	all := make([]uint16, len(r.m.nodes))
-	n := r.m.computeRow(p, all, newRowScratch(r.m, len(all)))
-	return all[:n]
 }

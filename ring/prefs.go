@@ -1,7 +1,10 @@
 package ring
 
 import (
+	"cmp"
+	"math"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -55,11 +58,7 @@ func zoneDepth(zones, k int) int {
 // there are fewer nodes) and returns its length.
 func (m *members) computeRow(p uint32, dst []uint16, s *rowScratch) int {
 	for z, ids := range m.zones {
-		top := s.perZone[z][:0]
-		for _, i := range ids {
-			top = insertBounded(top, cand{m.cost(p, i), i})
-		}
-		s.perZone[z] = top
+		s.perZone[z] = m.bestOf(p, ids, s.perZone[z][:0])
 	}
 	n := 0
 	for r := 0; n < len(dst); r++ {
@@ -76,6 +75,64 @@ func (m *members) computeRow(p uint32, dst []uint16, s *rowScratch) int {
 		n += copyNodes(dst[n:], round)
 	}
 	return n
+}
+
+// bestOf collects into top (sorted, at most cap(top) long) the best nodes of
+// ids for row p. This loop is the whole cost of a build (P × nodes
+// iterations), so the draw is inlined and most nodes are discarded after one
+// comparison with the current worst kept candidate.
+func (m *members) bestOf(p uint32, ids []uint16, top []cand) []cand {
+	seed, invW := m.seed, m.invW
+	worst := cand{math.Inf(1), 0}
+	for _, i := range ids {
+		// negLog2 < 2^46, so the signed conversion is exact and cheaper.
+		c := float64(int64(negLog2(draw(seed[i], p)))) * invW[i]
+		if c > worst.cost || (c == worst.cost && i > worst.node) {
+			continue
+		}
+		top = insertBounded(top, cand{c, i})
+		if len(top) == cap(top) {
+			worst = top[len(top)-1]
+		}
+	}
+	return top
+}
+
+// fullOrder returns every node in row p's candidate order. computeRow would
+// give the same order but costs O(n²) for long lists; this sorts instead: by
+// cost, then by round (the number of better nodes in the same zone).
+func (m *members) fullOrder(p uint32) []uint16 {
+	type ranked struct {
+		cand
+		round int
+	}
+	all := make([]ranked, len(m.nodes))
+	for i := range all {
+		all[i].cand = cand{m.cost(p, uint16(i)), uint16(i)}
+	}
+	slices.SortFunc(all, func(a, b ranked) int { return compareCand(a.cand, b.cand) })
+	seen := make([]int, len(m.zones))
+	for i := range all {
+		z := m.zoneOf[all[i].node]
+		all[i].round = seen[z]
+		seen[z]++
+	}
+	slices.SortStableFunc(all, func(a, b ranked) int { return cmp.Compare(a.round, b.round) })
+	out := make([]uint16, len(all))
+	for i, r := range all {
+		out[i] = r.node
+	}
+	return out
+}
+
+func compareCand(a, b cand) int {
+	switch {
+	case a.better(b):
+		return -1
+	case b.better(a):
+		return 1
+	}
+	return 0
 }
 
 // insertBounded inserts c into the sorted slice top, keeping at most cap(top)

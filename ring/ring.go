@@ -54,7 +54,7 @@ func candidates(cfg Config, m *members) int {
 
 // finish runs the balancer over candidate lists and seals the snapshot.
 func finish(cfg Config, m *members, prefs *prefTable, epoch uint64) *Ring {
-	table, forced := assign(m, prefs, cfg.Partitions, cfg.Replicas, cfg.Slack)
+	table, forced := assign(m, prefs, cfg.Partitions, cfg.Replicas, cfg.slackFor(len(m.nodes)))
 	r := &Ring{
 		cfg: cfg, epoch: epoch, mask: uint32(cfg.Partitions - 1),
 		replicas: cfg.Replicas, table: table, m: m, prefs: prefs,
@@ -126,7 +126,7 @@ func (r *Ring) Config() Config { return r.cfg }
 // contentHash hashes everything that decides where a key goes.
 func (r *Ring) contentHash() uint64 {
 	h := xxh3.New()
-	fmt.Fprintf(h, "P=%d N=%d slack=%v\n", r.Partitions(), r.replicas, r.cfg.Slack)
+	fmt.Fprintf(h, "P=%d N=%d slack=%v\n", r.Partitions(), r.replicas, r.cfg.slackFor(len(r.m.nodes)))
 	h.WriteString(FormatMembership(r.m.nodes))
 	buf := make([]byte, 0, 2*len(r.table))
 	for _, v := range r.table {
