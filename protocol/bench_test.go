@@ -4,7 +4,30 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 )
+
+// cpuMeter reports cpu-ns/op: process CPU time per iteration, which on a
+// loaded machine is closer to the true cost than wall-clock ns/op.
+type cpuMeter struct {
+	start time.Duration
+	ok    bool
+}
+
+func startCPU() cpuMeter {
+	t, ok := processCPU()
+	return cpuMeter{t, ok}
+}
+
+func (m cpuMeter) report(b *testing.B) float64 {
+	end, ok := processCPU()
+	if !m.ok || !ok || b.N == 0 {
+		return 0
+	}
+	perOp := float64(end-m.start) / float64(b.N)
+	b.ReportMetric(perOp, "cpu-ns/op")
+	return perOp
+}
 
 // Benchmarks of the hot path: what one request costs the daemon to decode
 // and encode. SetBytes is the whole frame, so MB/s is wire throughput.
@@ -23,9 +46,11 @@ func BenchmarkEncodePut(b *testing.B) {
 			dst := make([]byte, 0, sz.n+256)
 			b.SetBytes(int64(len(AppendPut(nil, 1, p))))
 			b.ReportAllocs()
+			cpu := startCPU()
 			for i := 0; b.Loop(); i++ {
 				dst = AppendPut(dst[:0], uint64(i), p)
 			}
+			cpu.report(b)
 		})
 	}
 }
@@ -37,6 +62,7 @@ func BenchmarkDecodePut(b *testing.B) {
 			b.SetBytes(int64(len(frame)))
 			b.ReportAllocs()
 			var sink int
+			cpu := startCPU()
 			for b.Loop() {
 				f, _, err := Decode(frame, DefaultMaxFrameSize)
 				if err != nil {
@@ -48,6 +74,7 @@ func BenchmarkDecodePut(b *testing.B) {
 				}
 				sink += len(p.Value)
 			}
+			cpu.report(b)
 			_ = sink
 		})
 	}
@@ -66,9 +93,11 @@ func BenchmarkEncodeMPut64(b *testing.B) {
 	dst := make([]byte, 0, 16<<10)
 	b.SetBytes(int64(len(AppendMPut(nil, 1, Options{}, kvs))))
 	b.ReportAllocs()
+	cpu := startCPU()
 	for i := 0; b.Loop(); i++ {
 		dst = AppendMPut(dst[:0], uint64(i), Options{}, kvs)
 	}
+	cpu.report(b)
 }
 
 // BenchmarkDecodeMPut64 decodes and walks every item, as a server must.
@@ -77,6 +106,7 @@ func BenchmarkDecodeMPut64(b *testing.B) {
 	b.SetBytes(int64(len(frame)))
 	b.ReportAllocs()
 	var sink int
+	cpu := startCPU()
 	for b.Loop() {
 		f, _, err := Decode(frame, DefaultMaxFrameSize)
 		if err != nil {
@@ -90,6 +120,7 @@ func BenchmarkDecodeMPut64(b *testing.B) {
 			sink += len(kv.Value)
 		}
 	}
+	cpu.report(b)
 	_ = sink
 }
 
@@ -105,6 +136,7 @@ func BenchmarkDecodeStreamPut100B(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	var sink int
+	cpu := startCPU()
 	for b.Loop() {
 		rest := buf
 		for {
@@ -123,6 +155,9 @@ func BenchmarkDecodeStreamPut100B(b *testing.B) {
 			rest = rest[n:]
 		}
 	}
+	if cpuNs := cpu.report(b); cpuNs > 0 {
+		b.ReportMetric(frames*1e9/cpuNs, "frames/cpu-s")
+	}
 	b.ReportMetric(float64(frames*b.N)/b.Elapsed().Seconds(), "frames/s")
 	_ = sink
 }
@@ -133,6 +168,7 @@ func BenchmarkSealOpen64KiB(b *testing.B) {
 	scratch := make([]byte, 0, 128<<10)
 	b.SetBytes(int64(len(frame)))
 	b.ReportAllocs()
+	cpu := startCPU()
 	for b.Loop() {
 		dst = Seal(dst[:0], frame, DefaultSealOptions())
 		f, _, err := Decode(dst, DefaultMaxFrameSize)
@@ -143,4 +179,5 @@ func BenchmarkSealOpen64KiB(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b)
 }
