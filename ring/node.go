@@ -50,6 +50,9 @@ type members struct {
 	zoneOf []uint16   // zone index per node
 	zones  [][]uint16 // node indexes per zone, zones sorted by name
 	index  map[string]uint16
+	// maxWeight and minInvW bound every node's cost from below, for the
+	// candidate scan's early exit (drawFloor).
+	maxWeight, minInvW float64
 }
 
 // newMembers validates, copies and sorts nodes.
@@ -96,7 +99,9 @@ func derive(nodes []Node) *members {
 		m.zoneOf[i] = uint16(z)
 		m.zones[z] = append(m.zones[z], uint16(i))
 		m.index[n.ID] = uint16(i)
+		m.maxWeight = max(m.maxWeight, n.Weight)
 	}
+	m.minInvW = 1 / m.maxWeight
 	return m
 }
 

@@ -79,23 +79,48 @@ func (m *members) computeRow(p uint32, dst []uint16, s *rowScratch) int {
 
 // bestOf collects into top (sorted, at most cap(top) long) the best nodes of
 // ids for row p. This loop is the whole cost of a build (P × nodes
-// iterations), so the draw is inlined and most nodes are discarded after one
-// comparison with the current worst kept candidate.
+// iterations). Once top is full, a draw at or below floor cannot win (see
+// drawFloor), which skips the logarithm for almost every node.
 func (m *members) bestOf(p uint32, ids []uint16, top []cand) []cand {
 	seed, invW := m.seed, m.invW
 	worst := cand{math.Inf(1), 0}
+	var floor uint64
 	for _, i := range ids {
+		h := draw(seed[i], p)
+		if h <= floor {
+			continue
+		}
 		// negLog2 < 2^46, so the signed conversion is exact and cheaper.
-		c := float64(int64(negLog2(draw(seed[i], p)))) * invW[i]
+		c := float64(int64(negLog2(h))) * invW[i]
 		if c > worst.cost || (c == worst.cost && i > worst.node) {
 			continue
 		}
 		top = insertBounded(top, cand{c, i})
 		if len(top) == cap(top) {
 			worst = top[len(top)-1]
+			floor = m.drawFloor(worst.cost)
 		}
 	}
 	return top
+}
+
+// drawFloor returns a draw h0 such that every draw h ≤ h0 costs more than
+// cost for every node, or 0 if it finds none. It guesses h0 by inverting the
+// logarithm in floating point with a margin, then verifies the guess with the
+// exact integer arithmetic: L is non-increasing in h and the cost product is
+// monotone, so the heaviest node at h0 bounds every node below h0. The guess
+// only affects speed, never the result.
+func (m *members) drawFloor(cost float64) uint64 {
+	x := cost * m.maxWeight / (1 << logFracBits) // -log2(u) needed to tie
+	e := 64 - x*(1+1e-6) - 1e-9
+	if e <= 0 || e >= 64 {
+		return 0
+	}
+	h0 := uint64(math.Exp2(e))
+	if float64(int64(negLog2(h0)))*m.minInvW > cost {
+		return h0
+	}
+	return 0
 }
 
 // fullOrder returns every node in row p's candidate order. computeRow would
