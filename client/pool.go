@@ -66,7 +66,7 @@ func (p *Pool) pick(ctx context.Context) (*Conn, error) {
 	for i := range uint64(len(p.slots)) {
 		s := &p.slots[(start+i)%uint64(len(p.slots))]
 		c := s.conn.Load()
-		if c.Err() == nil {
+		if alive(c) {
 			return c, nil
 		}
 		c, err := p.redial(ctx, s, c)
@@ -76,6 +76,16 @@ func (p *Pool) pick(ctx context.Context) (*Conn, error) {
 		lastErr = err
 	}
 	return nil, lastErr
+}
+
+// alive checks without a lock, since pick runs on every call.
+func alive(c *Conn) bool {
+	select {
+	case <-c.Done():
+		return false
+	default:
+		return true
+	}
 }
 
 // redial replaces the dead Conn old in s, unless another goroutine is on
