@@ -3,11 +3,13 @@ package link
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/distridata/distridata/protocol"
 	"github.com/distridata/distridata/replica"
+	"github.com/distridata/distridata/storage"
 )
 
 // BenchmarkSend drives parallel senders, each keeping depth requests
@@ -26,7 +28,27 @@ func benchmarkSend(b *testing.B, parallelism, depth int) {
 	f := startFake(b, "127.0.0.1:0")
 	defer f.stop()
 	f.setMode(modeAck)
-	p := newTestPool(b, testConfig(), map[string]string{"n1": f.addr})
+	runSendBench(b, f.addr, "", parallelism, depth)
+}
+
+// BenchmarkSendStorage is BenchmarkSend against a real storage node with
+// the memory engine and no fsync, in this process.
+func BenchmarkSendStorage(b *testing.B) {
+	scfg := storage.DefaultConfig()
+	scfg.Engine, scfg.Sync, scfg.Token = storage.EngineMemory, storage.SyncNone, "t"
+	scfg.Logger = slog.New(slog.DiscardHandler)
+	srv, err := storage.Start(scfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	runSendBench(b, srv.Addr().String(), "t", 8, 64)
+}
+
+func runSendBench(b *testing.B, addr, token string, parallelism, depth int) {
+	cfg := testConfig()
+	cfg.Token = token
+	p := newTestPool(b, cfg, map[string]string{"n1": addr})
 	mustOK(b, sendWait(b, p, ctxFor(b, 5*time.Second), "n1", get("warm")))
 	waitFor(b, 2*time.Second, "both connections", func() bool { return stats(p, "n1").Conns == 2 })
 	value := make([]byte, 100)
@@ -38,7 +60,7 @@ func benchmarkSend(b *testing.B, parallelism, depth int) {
 	b.RunParallel(func(pb *testing.PB) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		items := []protocol.Item{{Kind: protocol.ItemPut, Key: []byte("bench-key"), Value: value, Version: protocol.Version{TS: 1}}}
+		items := []protocol.Item{{Kind: protocol.ItemPut, Key: []byte("bench-key"), Value: value, Version: protocol.Version{TS: 1 << 16}}}
 		slots := make(chan struct{}, depth)
 		done := func(r replica.Reply) {
 			if r.Err != nil {

@@ -400,11 +400,15 @@ func TestQueueBoundedWhileWriterStuck(t *testing.T) {
 		return c.enqueue(r, nil, protocol.ReplicaHeader{}, items)
 	}
 	big := put("k", string(make([]byte, 30<<10)), 1)
-	if try(big) != enqueued || try(big) != enqueued || try(big) != enqueueFull {
-		t.Fatal("a third 30 KiB frame fit a 64 KiB queue")
+	for i, want := range []enqueueResult{enqueued, enqueued, enqueueFull} {
+		if got := try(big); got != want {
+			t.Fatalf("30 KiB frame %d into a 64 KiB queue: %v, want %v", i, got, want)
+		}
 	}
-	if try(get("k")) != enqueued || try(get("k")) != enqueueFull {
-		t.Fatal("QueueLen did not bound the frames")
+	for i, want := range []enqueueResult{enqueued, enqueueFull} {
+		if got := try(get("k")); got != want {
+			t.Fatalf("small frame %d with QueueLen 3: %v, want %v", i, got, want)
+		}
 	}
 	c.swap(nil)
 	if try(big) != enqueued {
