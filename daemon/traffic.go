@@ -34,7 +34,7 @@ func (fe *frontend) OnTraffic(c gnet.Conn) gnet.Action {
 		// A completion that landed between the window filling and the
 		// flush found a wake-up already pending, and that wake-up has just
 		// been consumed: look again rather than wait for one more.
-		if !s.paused || !s.windowOpen() || fe.draining.Load() {
+		if !s.paused || !s.windowOpen() {
 			break
 		}
 		if round == maxResumeRounds {
@@ -55,7 +55,7 @@ func (fe *frontend) OnTraffic(c gnet.Conn) gnet.Action {
 // Each frame is discarded from gnet's buffer only after it was handled:
 // Peek's bytes are valid until then. Loop only.
 func (s *session) decode(c gnet.Conn, now int64) string {
-	for !s.fe.draining.Load() {
+	for {
 		buffered := c.InboundBuffered()
 		if buffered < protocol.HeaderSize {
 			s.markPartial(buffered > 0, now)
@@ -73,7 +73,7 @@ func (s *session) decode(c gnet.Conn, now int64) string {
 			s.markPartial(true, now)
 			return ""
 		}
-		if isDataOp(h.Op) && s.authed && !s.admits(n) {
+		if isDataOp(h.Op) && s.authed && !s.fe.draining.Load() && !s.admits(n) {
 			if !s.paused {
 				s.paused = true
 				s.fe.m.pauses.Add(1)
@@ -90,7 +90,6 @@ func (s *session) decode(c gnet.Conn, now int64) string {
 			return reason
 		}
 	}
-	return ""
 }
 
 func isDataOp(op protocol.Opcode) bool {
@@ -144,6 +143,14 @@ func (s *session) handle(f *protocol.Frame, n int, now int64) string {
 	case protocol.OpStats:
 		s.queueBody(protocol.OpStats, f.ID, s.fe.statsText())
 	case protocol.OpPut, protocol.OpGet, protocol.OpDel, protocol.OpMPut, protocol.OpMGet:
+		if s.fe.draining.Load() {
+			// Shutting down: a definite "not applied" lets the client
+			// retry elsewhere, where a bare close would leave the
+			// outcome of its writes unknown.
+			s.fe.m.busy.Add(1)
+			s.queueStatus(f.Op, f.ID, protocol.StatusBusy)
+			return ""
+		}
 		return s.dispatch(f, n, now)
 	default:
 		// The frame is well delimited, so the stream is still in sync: an
