@@ -23,6 +23,8 @@ type Memory struct {
 	shards [memShards]memShard
 	keys   atomic.Int64
 	closed atomic.Bool
+	gcMu   sync.Mutex // serialises CollectGarbage; guards gcNext
+	gcNext int        // shard where the next collection starts
 }
 
 type memShard struct {
@@ -196,12 +198,17 @@ func (m *Memory) CollectGarbage(cutoff time.Time, limit int) (int, error) {
 	if m.closed.Load() {
 		return 0, ErrClosed
 	}
+	m.gcMu.Lock()
+	defer m.gcMu.Unlock()
 	removed := 0
-	for i := range m.shards {
-		if removed >= limit {
-			break
-		}
+	// Resume at the shard where the last call hit its limit, so repeated
+	// calls sweep every shard rather than the first ones again and again.
+	for n := 0; n < memShards && removed < limit; n++ {
+		i := (m.gcNext + n) % memShards
 		removed += m.shards[i].collect(cutoff, limit-removed)
+		if removed >= limit {
+			m.gcNext = i
+		}
 	}
 	m.keys.Add(-int64(removed))
 	return removed, nil

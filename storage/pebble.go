@@ -51,6 +51,9 @@ type Pebble struct {
 	mu     sync.Mutex
 	keyBuf []byte
 	closed atomic.Bool
+
+	gcMu   sync.Mutex // serialises CollectGarbage calls; guards gcNext
+	gcNext []byte     // where the next collection resumes; nil = the start
 }
 
 var _ Engine = (*Pebble)(nil)
@@ -350,20 +353,36 @@ type gcCandidate struct {
 }
 
 // CollectGarbage implements Engine: it scans for expired tombstones
-// without the lock, then rechecks and deletes them under it.
+// without the lock, then rechecks and deletes them under it. Each call
+// resumes the scan where the previous one stopped (wrapping at the end),
+// so a pass of calls reads the keyspace once rather than once per call.
 func (p *Pebble) CollectGarbage(cutoff time.Time, limit int) (int, error) {
 	if err := p.usable(); err != nil {
 		return 0, err
 	}
+	p.gcMu.Lock()
+	defer p.gcMu.Unlock()
 	var cand []gcCandidate
-	err := p.iterate(nil, nil, func(k []byte, e Entry) bool {
+	reachedEnd := true
+	err := p.iterate(p.gcNext, nil, func(k []byte, e Entry) bool {
+		if len(cand) == limit {
+			reachedEnd = false
+			p.gcNext = append(p.gcNext[:0], k...) // resume here next call
+			return false
+		}
 		if e.Tombstone && expired(e.Version, cutoff) {
 			cand = append(cand, gcCandidate{key: append([]byte(nil), k...), v: e.Version})
 		}
-		return len(cand) < limit
+		return true
 	})
-	if err != nil || len(cand) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if reachedEnd {
+		p.gcNext = nil // the next call starts a new pass
+	}
+	if len(cand) == 0 {
+		return 0, nil
 	}
 	return p.purge(cand)
 }

@@ -455,40 +455,74 @@ func TestEpochAndClockStamps(t *testing.T) {
 	}
 }
 
-// TestBackpressure: with a window of 4 and the committer held, the node
-// reads at most 4 requests; the rest stay in the socket until released.
+// TestBackpressure: with the committer held, the node reads no more
+// requests than its window (in count, or in bytes) allows; the rest stay
+// in the socket until the window reopens, and all are then answered.
 func TestBackpressure(t *testing.T) {
-	g := &gateEngine{Engine: NewMemory()}
+	frame := rput(0, hdr, 1, "0", ver(1, 1), strings.Repeat("v", 1000))
+	cases := []struct {
+		name      string
+		count     int
+		bytes     int
+		maxQueued int // requests the committer may have waiting
+	}{
+		{"count", 4, DefaultMaxInFlightBytes, 3},
+		{"bytes", DefaultMaxInFlight, 4 * len(frame), 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &gateEngine{Engine: NewMemory()}
+			cfg := testConfig()
+			cfg.MaxInFlight, cfg.MaxInFlightBytes = tc.count, tc.bytes
+			s := startServer(t, cfg, g)
+			c := dialHello(t, s.Addr(), "")
+			entered, release := g.hold()
+			const n = 200
+			var frames []byte
+			for i := range n {
+				frames = append(frames, rput(uint64(i), hdr, 1, fmt.Sprint(i), ver(1, 1), strings.Repeat("v", 1000))...)
+			}
+			c.send(frames)
+			<-entered
+			time.Sleep(50 * time.Millisecond) // give the reader every chance to overrun
+			if q := len(s.commitQ); q > tc.maxQueued {
+				t.Fatalf("%d requests queued behind the held one, want <= %d", q, tc.maxQueued)
+			}
+			s.mu.Lock()
+			for cn := range s.conns {
+				cn.mu.Lock()
+				if cn.inflight > tc.count || cn.inBytes > tc.bytes {
+					t.Errorf("in flight %d requests, %d bytes; limits %d, %d", cn.inflight, cn.inBytes, tc.count, tc.bytes)
+				}
+				cn.mu.Unlock()
+			}
+			s.mu.Unlock()
+			release()
+			for range n {
+				if f := c.read(); f.Status != protocol.StatusOK {
+					t.Fatalf("id %d: %v", f.ID, f.Status)
+				}
+			}
+		})
+	}
+}
+
+// TestHandshakeTimeout: a connection that never says HELLO is dropped.
+func TestHandshakeTimeout(t *testing.T) {
 	cfg := testConfig()
-	cfg.MaxInFlight = 4
-	s := startServer(t, cfg, g)
-	c := dialHello(t, s.Addr(), "")
-	entered, release := g.hold()
-	const n = 200
-	var frames []byte
-	for i := range n {
-		frames = append(frames, rput(uint64(i), hdr, 1, fmt.Sprint(i), ver(1, 1), "v")...)
+	cfg.HandshakeTimeout = 50 * time.Millisecond
+	s := startServer(t, cfg, nil)
+	c := dial(t, s.Addr())
+	start := time.Now()
+	c.expectClosed()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("dropped after %v", d)
 	}
-	c.send(frames)
-	<-entered
-	time.Sleep(50 * time.Millisecond) // give the reader every chance to overrun
-	if q := len(s.commitQ); q > cfg.MaxInFlight-1 {
-		t.Fatalf("%d requests queued behind the held one, window is %d", q, cfg.MaxInFlight)
-	}
-	s.mu.Lock()
-	for cn := range s.conns {
-		cn.mu.Lock()
-		if cn.inflight > cfg.MaxInFlight {
-			t.Errorf("in flight %d > %d", cn.inflight, cfg.MaxInFlight)
-		}
-		cn.mu.Unlock()
-	}
-	s.mu.Unlock()
-	release()
-	for range n {
-		if f := c.read(); f.Status != protocol.StatusOK {
-			t.Fatalf("id %d: %v", f.ID, f.Status)
-		}
+	// An authenticated connection is not subject to it.
+	c2 := dialHello(t, s.Addr(), "")
+	time.Sleep(100 * time.Millisecond)
+	if f := c2.rpc(protocol.AppendPing(nil, 1, nil)); f.Status != protocol.StatusOK {
+		t.Fatalf("ping after the handshake window: %v", f.Status)
 	}
 }
 
