@@ -29,7 +29,9 @@ type Options struct {
 	// order: a pipelining client then sees replies out of order.
 	Reverse bool
 	// Hook, if set, is called for every request after HELLO, on the
-	// connection's goroutine, and chooses how the server answers it.
+	// connection's goroutine, and chooses how the server answers it. A
+	// Hook that blocks stops that connection from reading (a stalled
+	// server); it must be unblocked before Close, which waits for it.
 	Hook func(Request) Action
 }
 
