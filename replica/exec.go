@@ -17,13 +17,22 @@ func (o *op) run(parent context.Context) {
 		return
 	}
 	ctx, cancel, dl := o.c.derive(parent)
-	defer cancel() // ends the leftover replica calls; their answers are late
+	defer cancel() // ends the wait, and a read's leftover replica calls
+	sendCtx := ctx
+	if !o.read {
+		// A write's replica calls outlive the caller's cancellation (never
+		// its deadline), so owners beyond W still get the write instead of
+		// waiting for repair, and a client that hangs up cannot leave a
+		// write on fewer owners than it reached. The last callback
+		// releases the op, and release cancels.
+		sendCtx, o.cancel = context.WithDeadline(context.WithoutCancel(parent), dl)
+	}
 	o.hdr = protocol.ReplicaHeader{Epoch: o.ring.Epoch(), DeadlineMs: remainingMs(dl)}
 	n := o.nsUsed
 	o.phase = phaseFanout
 	expired := ctx.Err() != nil
 	if !expired { // a request born expired sends nothing
-		o.sendAll(ctx, 0, n)
+		o.sendAll(sendCtx, 0, n)
 		expired = o.wait(ctx, fanoutDone)
 	}
 	o.mu.Lock()

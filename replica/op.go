@@ -41,8 +41,9 @@ type op struct {
 	byNode     map[uint16]*nodeSend // indexes the current phase's sends when there are many
 	arena      []byte               // copies of the keys: late callbacks outlive the caller's buffers
 
-	wake chan struct{} // capacity 1: "re-check the wait condition"
-	refs atomic.Int32
+	wake   chan struct{} // capacity 1: "re-check the wait condition"
+	refs   atomic.Int32
+	cancel context.CancelFunc // writes: ends leftover replica calls when the op is released
 }
 
 type phase uint8
@@ -133,6 +134,10 @@ func (c *Coordinator) newOp(r *ring.Ring, read bool) *op {
 func (o *op) release() {
 	if o.refs.Add(-1) != 0 {
 		return
+	}
+	if o.cancel != nil {
+		o.cancel()
+		o.cancel = nil
 	}
 	if cap(o.keys) > maxPooledKeys || cap(o.arena) > maxPooledArena {
 		return
