@@ -16,23 +16,16 @@ func (o *op) run(parent context.Context) {
 		o.phase = phaseDone
 		return
 	}
-	ctx, cancel, dl := o.c.derive(parent)
-	defer cancel() // ends the wait, and a read's leftover replica calls
-	sendCtx := ctx
-	if !o.read {
-		// A write's replica calls outlive the caller's cancellation (never
-		// its deadline), so owners beyond W still get the write instead of
-		// waiting for repair, and a client that hangs up cannot leave a
-		// write on fewer owners than it reached. The last callback
-		// releases the op, and release cancels.
-		sendCtx, o.cancel = context.WithDeadline(context.WithoutCancel(parent), dl)
+	ctx, dl := o.contexts(parent)
+	if o.read {
+		defer o.cancel() // ends a read's leftover replica calls at once
 	}
 	o.hdr = protocol.ReplicaHeader{Epoch: o.ring.Epoch(), DeadlineMs: remainingMs(dl)}
 	n := o.nsUsed
 	o.phase = phaseFanout
-	expired := ctx.Err() != nil
+	expired := ctx.Err() != nil || parent.Err() != nil
 	if !expired { // a request born expired sends nothing
-		o.sendAll(sendCtx, 0, n)
+		o.sendAll(ctx, 0, n)
 		expired = o.wait(ctx, fanoutDone)
 	}
 	o.mu.Lock()
@@ -59,16 +52,32 @@ func (o *op) run(parent context.Context) {
 	o.mu.Unlock()
 }
 
-// derive bounds the request: the caller's deadline, else Timeout from now.
-// The child context is cancelled on return so leftover calls end at once.
-func (c *Coordinator) derive(parent context.Context) (context.Context, context.CancelFunc, time.Time) {
-	if dl, ok := parent.Deadline(); ok {
-		ctx, cancel := context.WithCancel(parent)
-		return ctx, cancel, dl
+// contexts bounds the request by the caller's deadline, else Timeout from
+// now, and sets o.cancel. A read's calls end with the caller. A write's
+// calls outlive the caller's cancellation (never its deadline): owners
+// beyond W still get the write instead of waiting for repair, and a client
+// that hangs up cannot leave a write on fewer owners than it reached. The
+// caller's own wait still ends with its context (o.abort); the write's
+// calls are cancelled when the last callback releases the op.
+func (o *op) contexts(parent context.Context) (context.Context, time.Time) {
+	dl, ok := parent.Deadline()
+	if !ok {
+		dl = time.Now().Add(o.c.cfg.Timeout)
 	}
-	dl := time.Now().Add(c.cfg.Timeout)
-	ctx, cancel := context.WithDeadline(parent, dl)
-	return ctx, cancel, dl
+	if o.read {
+		if ok {
+			ctx, cancel := context.WithCancel(parent)
+			o.cancel = cancel
+			return ctx, dl
+		}
+		ctx, cancel := context.WithDeadline(parent, dl)
+		o.cancel = cancel
+		return ctx, dl
+	}
+	o.abort = parent.Done()
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(parent), dl)
+	o.cancel = cancel
+	return ctx, dl
 }
 
 // remainingMs is the wire deadline: milliseconds left, rounded up so that

@@ -43,7 +43,8 @@ type op struct {
 
 	wake   chan struct{} // capacity 1: "re-check the wait condition"
 	refs   atomic.Int32
-	cancel context.CancelFunc // writes: ends leftover replica calls when the op is released
+	cancel context.CancelFunc // ends the replica calls: reads on return, writes on release
+	abort  <-chan struct{}    // writes: the caller's Done; ends the wait, not the calls
 }
 
 type phase uint8
@@ -159,7 +160,7 @@ func (o *op) reset() {
 	o.keys, o.slots, o.arena = o.keys[:0], o.slots[:0], o.arena[:0]
 	o.nsUsed, o.phaseStart, o.undecided, o.repairs = 0, 0, 0, 0
 	o.c, o.ring, o.hdr, o.phase = nil, nil, protocol.ReplicaHeader{}, phasePlan
-	o.read, o.background = false, false
+	o.read, o.background, o.abort = false, false, nil
 	select {
 	case <-o.wake:
 	default:
@@ -290,6 +291,8 @@ func (o *op) wait(ctx context.Context, cond func(*op) bool) (expired bool) {
 		select {
 		case <-o.wake:
 		case <-ctx.Done():
+			return true
+		case <-o.abort:
 			return true
 		}
 	}
