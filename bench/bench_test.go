@@ -64,6 +64,18 @@ func TestRunMatchesOutOfOrderRepliesByID(t *testing.T) {
 	}
 }
 
+// One reply held back while the window turns over many times: a slot
+// must stay taken until its own reply comes, whatever the IDs after it.
+func TestRunKeepsSlotsOfLaggingReplies(t *testing.T) {
+	srv := &fakeServer{t: t, holdFirst: 100}
+	cfg := testConfig(srv.start(), TargetDistriData)
+	cfg.Pipeline, cfg.Requests, cfg.SetWeight, cfg.GetWeight = 8, 2000, 1, 1
+	res := run(t, cfg)
+	if res.Ops != 2000 || len(res.Errors) != 0 || res.Max < res.P50 {
+		t.Errorf("ops %d errors %v", res.Ops, res.Errors)
+	}
+}
+
 func TestRunCountsErrorsByStatus(t *testing.T) {
 	srv := &fakeServer{t: t, status: func(_ protocol.Opcode, n int64) protocol.Status {
 		switch n % 4 {

@@ -18,29 +18,6 @@ const (
 	maxReadBuf  = 2*MaxValueSize + 64<<10
 )
 
-// Slot layout: one atomic word per in-flight request, indexed by request
-// ID modulo the slot count. The writer stores it before the request is
-// sent; the reader swaps it to zero when the reply arrives. The atomic
-// store/swap pair is what orders the two goroutines (the socket in
-// between is invisible to the memory model and the race detector).
-const (
-	slotValid    = 1 << 0
-	slotGet      = 1 << 1 // op is GET (else SET)
-	slotMeasured = 1 << 2 // sent after warmup: record its reply
-	slotTimeBits = 3      // send time (ns since start) starts at this bit
-)
-
-func packSlot(at time.Duration, op opKind, measured bool) uint64 {
-	v := uint64(at)<<slotTimeBits | slotValid
-	if op == opGet {
-		v |= slotGet
-	}
-	if measured {
-		v |= slotMeasured
-	}
-	return v
-}
-
 // driver runs one connection: one writer goroutine (writeLoop or
 // openLoop) and one reader goroutine (readLoop), both started and waited
 // for by Run. Fields are grouped by the goroutine that owns them.
@@ -50,13 +27,10 @@ type driver struct {
 	codec codec
 	rec   *recorder
 
-	slots []atomic.Uint64
-	mask  uint64
-
-	credits atomic.Int64  // free window slots; reader adds, writer takes
-	wake    chan struct{} // cap 1: reader → writer "credits were added"
-	sent    atomic.Uint64 // requests handed to the socket
-	recvd   atomic.Uint64 // replies matched
+	slots *slotTable
+	wake  chan struct{} // cap 1: reader → writer "slots were freed"
+	sent  atomic.Uint64 // requests handed to the socket
+	recvd atomic.Uint64 // replies matched
 
 	writerExited atomic.Bool
 	readerDone   chan struct{} // closed when readLoop returns
@@ -67,47 +41,43 @@ type driver struct {
 	// Writer-owned.
 	rng    *rand.Rand
 	key    []byte
-	nextID uint64
+	taken  []uint32      // slots taken for the batch being built
+	seq    uint64        // sequence number of the next request
 	phase  time.Duration // open loop: offset of this connection's schedule
 	unsent uint64        // open loop: measured requests due but never sent
 
 	// Reader-owned.
-	nextReply uint64 // ordered dialects: ID of the oldest outstanding request
+	freed     []uint32 // slots freed by the read batch being handled
+	nextReply uint64   // ordered dialects: sequence number of the oldest request in flight
 }
 
 func newDriver(r *runner, nc net.Conn, c codec, rec *recorder, index int) *driver {
-	n := 1
-	for n < r.cfg.window() {
-		n <<= 1
-	}
+	w := r.cfg.window()
 	d := &driver{
 		run: r, nc: nc, codec: c, rec: rec,
-		slots:      make([]atomic.Uint64, n),
-		mask:       uint64(n - 1),
+		slots:      newSlotTable(w, c.ordered()),
 		wake:       make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
 		rng:        rand.New(rand.NewPCG(r.cfg.Seed, uint64(index))),
 		key:        make([]byte, 0, keyLen),
-		nextID:     1,
-		nextReply:  1,
+		taken:      make([]uint32, 0, w),
+		freed:      make([]uint32, 0, w),
 	}
-	d.credits.Store(int64(r.cfg.window()))
 	if r.cfg.openLoop() {
 		d.phase = time.Duration(int64(r.interval) * int64(index) / int64(r.cfg.Conns))
 	}
 	return d
 }
 
-// appendNext generates one request sent (or intended) at at.
-func (d *driver) appendNext(buf []byte, at time.Duration, measured bool) []byte {
+// appendNext generates one request in slot, sent (or intended) at at.
+func (d *driver) appendNext(buf []byte, slot uint32, at time.Duration, measured bool) []byte {
 	op := opSet
 	if d.rng.IntN(d.run.cfg.SetWeight+d.run.cfg.GetWeight) >= d.run.cfg.SetWeight {
 		op = opGet
 	}
 	d.key = appendKey(d.key[:0], d.run.keys.next(d.rng))
-	id := d.nextID
-	d.nextID++
-	d.slots[id&d.mask].Store(packSlot(at, op, measured))
+	id := d.slots.fill(slot, d.seq, packSlot(at, op, measured))
+	d.seq++
 	return d.codec.appendRequest(buf, id, op, d.key, d.run.value)
 }
 
@@ -149,9 +119,10 @@ func (d *driver) waitWake() bool {
 func (d *driver) writeLoop() error {
 	defer d.writerExit()
 	buf := make([]byte, 0, readBufSize)
+	window := d.run.cfg.window()
 	for !d.stopped() {
-		n := int(d.credits.Swap(0))
-		if n == 0 {
+		d.taken = d.slots.take(d.taken[:0], window)
+		if len(d.taken) == 0 {
 			if !d.waitWake() {
 				return nil
 			}
@@ -159,8 +130,10 @@ func (d *driver) writeLoop() error {
 		}
 		now := d.run.since()
 		if now >= d.run.stopAt {
+			d.slots.give(d.taken)
 			return nil
 		}
+		n := len(d.taken)
 		measured := now >= d.run.measureFrom
 		if measured {
 			if n = d.run.reserve(n); n == 0 {
@@ -168,9 +141,10 @@ func (d *driver) writeLoop() error {
 			}
 		}
 		buf = buf[:0]
-		for range n {
-			buf = d.appendNext(buf, now, measured)
+		for _, slot := range d.taken[:n] {
+			buf = d.appendNext(buf, slot, now, measured)
 		}
+		d.slots.give(d.taken[n:])
 		if err := d.flush(buf, n); err != nil {
 			return err
 		}
@@ -191,7 +165,7 @@ func (d *driver) writerExit() {
 }
 
 // readLoop decodes replies, matches them to requests and records them,
-// returning credits to the writer once per read.
+// freeing slots for the writer once per read.
 func (d *driver) readLoop() error {
 	defer close(d.readerDone)
 	buf := make([]byte, readBufSize)
@@ -239,6 +213,7 @@ func compact(buf []byte, off, end int) ([]byte, int, int) {
 func (d *driver) handle(b []byte, now time.Duration) (int, error) {
 	used, count := 0, 0
 	var err error
+	d.freed = d.freed[:0]
 	d.rec.mu.Lock()
 	for {
 		n, rep, perr := d.codec.parseReply(b[used:])
@@ -255,7 +230,7 @@ func (d *driver) handle(b []byte, now time.Duration) (int, error) {
 	d.rec.mu.Unlock()
 	if count > 0 {
 		d.recvd.Add(uint64(count))
-		d.credits.Add(int64(count))
+		d.slots.give(d.freed)
 		select {
 		case d.wake <- struct{}{}:
 		default:
@@ -267,36 +242,28 @@ func (d *driver) handle(b []byte, now time.Duration) (int, error) {
 // complete matches one reply to its request and records it. Caller holds
 // d.rec.mu.
 func (d *driver) complete(rep reply, now time.Duration) error {
-	id := rep.id
+	var v uint64
+	var slot uint32
+	var ok bool
 	if d.codec.ordered() {
-		id = d.nextReply
+		v, slot, ok = d.slots.claimSeq(d.nextReply)
 		d.nextReply++
+	} else {
+		v, slot, ok = d.slots.claim(rep.id)
 	}
-	v := d.slots[id&d.mask].Swap(0)
-	if v&slotValid == 0 {
-		return fmt.Errorf("%w: reply to unknown request %d", ErrBadReply, id)
+	if !ok {
+		return fmt.Errorf("%w: reply to request %d, which is not in flight", ErrBadReply, rep.id)
 	}
+	d.freed = append(d.freed, slot)
 	op := opSet
 	if v&slotGet != 0 {
 		op = opGet
 	}
 	if !d.codec.ordered() && rep.op != op {
-		return fmt.Errorf("%w: %s reply to %s request %d", ErrBadReply, rep.op, op, id)
+		return fmt.Errorf("%w: %s reply to %s request %d", ErrBadReply, rep.op, op, rep.id)
 	}
 	if v&slotMeasured != 0 {
 		d.rec.record(rep, op, now-time.Duration(v>>slotTimeBits), now)
 	}
 	return nil
-}
-
-// leftover counts measured requests that never got a reply. Call it only
-// after both goroutines have returned.
-func (d *driver) leftover() uint64 {
-	var n uint64
-	for i := range d.slots {
-		if v := d.slots[i].Load(); v&slotValid != 0 && v&slotMeasured != 0 {
-			n++
-		}
-	}
-	return n
 }

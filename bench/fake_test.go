@@ -29,6 +29,7 @@ type fakeServer struct {
 	delayFirst  time.Duration                                     // hold the first data reply this long
 	dropGets    bool                                              // never answer GET
 	closeAfter  int64                                             // close a connection after this many requests in total; 0 = never
+	holdFirst   int                                               // hold each connection's first reply until this many others went out
 
 	ln    net.Listener
 	wg    sync.WaitGroup
@@ -96,6 +97,8 @@ func (s *fakeServer) serveFrames(c net.Conn) {
 	buf := make([]byte, 0, 1<<16)
 	tmp := make([]byte, 1<<16)
 	helloDone := false
+	var held []byte // the first reply, while holdFirst holds it
+	others := 0
 	for {
 		n, err := c.Read(tmp)
 		if err != nil {
@@ -118,9 +121,17 @@ func (s *fakeServer) serveFrames(c net.Conn) {
 				}
 				helloDone = true
 			} else if rep, ok := s.answer(f); ok {
-				replies = append(replies, rep)
+				if s.holdFirst > 0 && held == nil && others == 0 {
+					held = rep
+				} else {
+					replies = append(replies, rep)
+					others++
+				}
 			}
 			buf = buf[used:]
+		}
+		if held != nil && others >= s.holdFirst {
+			replies, held = append(replies, held), []byte{}
 		}
 		if !s.send(c, replies) {
 			return

@@ -36,19 +36,19 @@ func (d *driver) schedule(next *time.Duration) (spent bool, err error) {
 			}
 			continue
 		}
-		avail := int(d.credits.Load())
-		if avail == 0 {
+		due := int((now-*next)/interval) + 1
+		d.taken = d.slots.take(d.taken[:0], due)
+		if len(d.taken) == 0 {
 			if !d.waitWake() {
 				return false, nil
 			}
 			continue
 		}
-		due := int((now-*next)/interval) + 1
 		var n int
 		var more bool
-		buf, n, more = d.appendDue(buf[:0], next, min(due, avail))
+		buf, n, more = d.appendDue(buf[:0], next)
+		d.slots.give(d.taken[n:])
 		if n > 0 {
-			d.credits.Add(-int64(n))
 			if err := d.flush(buf, n); err != nil {
 				return false, err
 			}
@@ -60,16 +60,16 @@ func (d *driver) schedule(next *time.Duration) (spent bool, err error) {
 	return false, nil
 }
 
-// appendDue appends up to m due requests, advancing *next. more is false
-// once the request budget is spent.
-func (d *driver) appendDue(buf []byte, next *time.Duration, m int) (_ []byte, n int, more bool) {
-	for range m {
+// appendDue appends a due request into each taken slot, advancing *next.
+// more is false once the request budget is spent.
+func (d *driver) appendDue(buf []byte, next *time.Duration) (_ []byte, n int, more bool) {
+	for _, slot := range d.taken {
 		at := *next
 		measured := at >= d.run.measureFrom
 		if measured && d.run.reserve(1) == 0 {
 			return buf, n, false
 		}
-		buf = d.appendNext(buf, at, measured)
+		buf = d.appendNext(buf, slot, at, measured)
 		*next += d.run.interval
 		n++
 	}
@@ -93,7 +93,7 @@ func (d *driver) sleep(t *time.Timer) bool {
 // left, the few due requests not sent are timer slack at the very end,
 // not a server falling behind, and are not counted.
 func (d *driver) countUnsent(next time.Duration) uint64 {
-	if d.credits.Load() > 0 {
+	if d.slots.hasFree() {
 		return 0
 	}
 	iv := d.run.interval

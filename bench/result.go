@@ -87,7 +87,7 @@ func (r *runner) countFailures(drivers []*driver) {
 		if d.readErr != nil {
 			name = errConnLost
 		}
-		d.rec.fail(name, d.leftover())
+		d.rec.fail(name, d.slots.leftover())
 		d.rec.fail(errUnsent, d.unsent)
 	}
 }
