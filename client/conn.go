@@ -68,6 +68,12 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 		nc.Close()
 		return nil, &callError{op: protocol.OpHello, err: err}
 	}
+	return newConn(nc, opts, info), nil
+}
+
+// newConn starts the goroutines of a Conn on nc, after a HELLO that
+// returned info; opts must have its defaults filled in.
+func newConn(nc net.Conn, opts Options, info protocol.HelloReply) *Conn {
 	c := &Conn{
 		nc:      nc,
 		opts:    opts,
@@ -85,7 +91,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 		defer c.wg.Done()
 		c.w.run(c.fail)
 	}()
-	return c, nil
+	return c
 }
 
 // handshake sends HELLO and reads its reply before any goroutine starts,
