@@ -58,11 +58,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	d, err := daemon.Start(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "distridata serve: %v\n", err)
-		return exitUnavailable
+		return startExit(err)
 	}
 	fmt.Fprintf(stdout, "distridata serving on %s\n", d.Addr())
 	<-ctx.Done()
 	return drain(d, opts.DrainTimeout, stderr)
+}
+
+// startExit is the exit code for a daemon that failed to start: usage
+// for a configuration it refused, unavailable otherwise (a port in use).
+func startExit(err error) int {
+	if errors.Is(err, daemon.ErrConfig) {
+		return exitUsage
+	}
+	return exitUnavailable
 }
 
 // drain shuts d down within timeout. A drain cut short by its deadline is

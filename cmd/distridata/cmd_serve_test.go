@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/distridata/distridata/storage"
+)
+
+// syncBuffer is a bytes.Buffer safe for a server goroutine to write while
+// the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServer runs a server subcommand in the background until the test
+// ends, and returns the address it printed after prefix.
+func startServer(t *testing.T, runCmd func(context.Context, []string, io.Writer, io.Writer) int, args []string, prefix string) (string, func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errb := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- runCmd(ctx, args, out, errb) }()
+	stop := func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(20 * time.Second):
+			t.Fatal("server did not stop")
+			return -1
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, prefix); ok {
+				return strings.Fields(rest)[0], stop
+			}
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("server exited %d: %s", code, errb.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	stop()
+	t.Fatalf("no %q line; stderr: %s", prefix, errb.String())
+	return "", nil
+}
+
+func startNodes(t *testing.T, n int) string {
+	t.Helper()
+	var list []string
+	for i := 1; i <= n; i++ {
+		cfg := storage.DefaultConfig()
+		cfg.Engine = storage.EngineMemory
+		cfg.ID = uint32(i)
+		s, err := storage.Start(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Shutdown(context.Background()) })
+		list = append(list, string(rune('0'+i))+"="+s.Addr().String())
+	}
+	return strings.Join(list, ",")
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	verifyNoLeaks(t)
+	nodes := startNodes(t, 3)
+	addr, stop := startServer(t, runServe, []string{"--listen", "127.0.0.1:0", "--nodes", nodes, "--log-level", "error"}, "distridata serving on ")
+	if code, _, errs := cli(t, "put", "--addr="+addr, "k", "v"); code != exitOK {
+		t.Fatalf("put: %d %s", code, errs)
+	}
+	if code, out, errs := cli(t, "get", "--addr="+addr, "k"); code != exitOK || out != "v" {
+		t.Fatalf("get: %d %q %s", code, out, errs)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("serve exited %d", code)
+	}
+}
+
+func TestServeRefusesPublicWithoutToken(t *testing.T) {
+	nodes := "1=127.0.0.1:1,2=127.0.0.1:2,3=127.0.0.1:3"
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"--listen", "0.0.0.0:7379"}, false},
+		{[]string{"--listen", ":7379"}, false},
+		{[]string{"--listen", "[::1]:7379"}, true},
+		{[]string{"--listen", "localhost:7379"}, true},
+		{[]string{"--listen", "0.0.0.0:7379", "--insecure-public"}, true},
+	} {
+		o, err := parseServe(append(tc.args, "--nodes", nodes), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = o.daemonConfig(io.Discard)
+		if (err == nil) != tc.ok {
+			t.Errorf("%v: err %v", tc.args, err)
+		}
+	}
+	tok := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tok, []byte("s3cret\n"), 0o600)
+	o, _ := parseServe([]string{"--listen", "0.0.0.0:7379", "--nodes", nodes, "--token-file", tok}, io.Discard)
+	cfg, err := o.daemonConfig(io.Discard)
+	if err != nil || cfg.Token != "s3cret" {
+		t.Fatalf("with token: %q %v", cfg.Token, err)
+	}
+}
+
+func TestServeConfigFileAndFlagPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "distridata.toml")
+	os.WriteFile(file, []byte(`listen = "127.0.0.1:9999"
+nodes = "a=127.0.0.1:1,b=127.0.0.1:2,c=127.0.0.1:3"
+w = 3
+id = 7
+drain-timeout = "3s"
+`), 0o600)
+	o, err := parseServe([]string{"--config", file, "--w", "1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.daemonConfig(io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:9999" || cfg.Replica.W != 1 || cfg.ID != 7 || len(cfg.Nodes) != 3 || cfg.Nodes[1].ID != "b" || o.DrainTimeout != 3*time.Second {
+		t.Fatalf("got listen %s W %d id %d nodes %v drain %v", cfg.Listen, cfg.Replica.W, cfg.ID, cfg.Nodes, o.DrainTimeout)
+	}
+	os.WriteFile(file, []byte("lisen = \"x\"\n"), 0o600)
+	if _, err := parseServe([]string{"--config", file}, io.Discard); err == nil || !strings.Contains(err.Error(), "lisen") {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+func TestServeUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--nodes", ""},
+		{"--nodes", "1=nope"},
+		{"--nodes", "1=127.0.0.1:1", "--n", "3"}, // fewer nodes than replicas
+		{"--bogus"},
+		{"extra"},
+	} {
+		if code, _, _ := cli(t, append([]string{"serve"}, args...)...); code != exitUsage {
+			t.Errorf("%v: exit %d", args, code)
+		}
+	}
+}
