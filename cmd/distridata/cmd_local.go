@@ -26,8 +26,8 @@ const localMaxNodes = 16
 // localOptions are the flags of `distridata local`.
 type localOptions struct {
 	dir, listen, engine, sync, tokenFile, logLevel string
-	nodes                                           int
-	drainTimeout                                    time.Duration
+	nodes                                          int
+	drainTimeout                                   time.Duration
 }
 
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
