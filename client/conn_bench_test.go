@@ -108,3 +108,27 @@ func BenchmarkPutFastServer(b *testing.B) {
 		}
 	}
 }
+
+// TestPutAllocBudget pins the allocations of one synchronous PUT round
+// trip (client and echo server together) at 2: the per-call timer and
+// its callback. A call with CallOptions makes one more.
+func TestPutAllocBudget(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	c, err := Dial(context.Background(), echoServer(t), DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	key, val := []byte("key"), make([]byte, 100)
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := c.Put(ctx, key, val); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 2 {
+		t.Fatalf("%.1f allocations per PUT, budget 2", allocs)
+	}
+}

@@ -127,14 +127,20 @@ func WithQuorum(n int) CallOption { return func(o *callOpts) { o.quorum = n } }
 // no override: the deadline in force is the context's, or Options.Timeout.
 func WithDeadline(d time.Duration) CallOption { return func(o *callOpts) { o.deadline = d } }
 
+// applyCallOpts allocates only when options are given: the pointer
+// handed to an option escapes, so the common call without any must not
+// make one.
 func applyCallOpts(os []CallOption) callOpts {
-	var co callOpts
+	if len(os) == 0 {
+		return callOpts{}
+	}
+	co := new(callOpts)
 	for _, o := range os {
 		if o != nil {
-			o(&co)
+			o(co)
 		}
 	}
-	return co
+	return *co
 }
 
 // wireOptions checks the quorum and converts d to whole milliseconds,
