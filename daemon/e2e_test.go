@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/distridata/distridata/client"
+	"github.com/distridata/distridata/daemon"
 	"github.com/distridata/distridata/internal/clustertest"
 	"github.com/distridata/distridata/protocol"
 	"github.com/distridata/distridata/storage"
@@ -253,4 +255,21 @@ func TestE2EShutdownInFlight(t *testing.T) {
 	}
 	wg.Wait() // every callback ran: none was left hanging
 	t.Logf("ok %d, failed %d, unknown %d", ok.Load(), failed.Load(), unknown.Load())
+}
+
+func TestE2EStartErrors(t *testing.T) {
+	cl := clustertest.Start(t, clustertest.Options{})
+	cfg := daemon.DefaultConfig()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.Nodes = cl.Daemon.Ring().Nodes()
+	cfg.Listen = cl.Addr() // taken
+	if d, err := daemon.Start(cfg); err == nil {
+		d.Shutdown(context.Background())
+		t.Fatal("started on a port in use")
+	}
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Replica.W = 4
+	if _, err := daemon.Start(cfg); !errors.Is(err, daemon.ErrConfig) {
+		t.Fatalf("W > N: %v", err)
+	}
 }

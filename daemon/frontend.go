@@ -184,7 +184,8 @@ func (fe *frontend) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
 	fe.regMu.Lock()
 	for s := range fe.sessions {
-		if reason := s.expired(now); reason != "" && s.decideClose(reason) {
+		if reason, counter := s.expired(now); reason != "" && s.decideClose(reason) {
+			counter.Add(1)
 			fe.victims = append(fe.victims, s)
 		}
 	}

@@ -210,28 +210,26 @@ func (s *session) markClosed() string {
 	return s.closeReason
 }
 
-// expired returns why the sweeper should close s, or "". Sweeper only.
-func (s *session) expired(now int64) string {
+// expired returns why the sweeper should close s, and the counter the
+// close is counted in, or "". Sweeper only.
+func (s *session) expired(now int64) (string, *atomic.Uint64) {
 	cfg := &s.fe.cfg
 	ft := int64(cfg.FrameTimeout)
 	if !s.helloDone.Load() && now-s.opened > ft {
-		s.fe.m.frameTimeouts.Add(1)
-		return "no HELLO within FrameTimeout"
+		return "no HELLO within FrameTimeout", &s.fe.m.frameTimeouts
 	}
 	if ps := s.partialSince.Load(); ps != 0 && now-ps > ft {
-		s.fe.m.frameTimeouts.Add(1)
-		return "partial frame older than FrameTimeout"
+		return "partial frame older than FrameTimeout", &s.fe.m.frameTimeouts
 	}
 	if cfg.IdleTimeout > 0 && now-s.lastActive.Load() > int64(cfg.IdleTimeout) {
 		s.mu.Lock()
 		busy := s.inflight > 0 || len(s.out) > 0
 		s.mu.Unlock()
 		if !busy {
-			s.fe.m.idleTimeouts.Add(1)
-			return "idle longer than IdleTimeout"
+			return "idle longer than IdleTimeout", &s.fe.m.idleTimeouts
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // drained reports whether s has nothing in flight and nothing unflushed.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -115,7 +116,7 @@ func (s *session) refuse(h protocol.Header, err error, input []byte) string {
 	if len(input) > snippetLen {
 		input = input[:snippetLen]
 	}
-	s.fe.logLimited("refused frame", "remote", s.remote, "op", h.Op, "err", err, "input", input)
+	s.fe.logLimited("refused frame", "remote", s.remote, "op", h.Op, "err", err, "input", fmt.Sprintf("%q", input))
 	return err.Error()
 }
 
