@@ -107,8 +107,7 @@ func (c *Conn) start(ctx context.Context, r *request, co callOpts, cl *call) err
 	if err := r.check(c.info.Limits); err != nil {
 		return localError(r.op, err)
 	}
-	timeout, err := c.plan(ctx, r, co)
-	if err != nil {
+	if _, err := wireOptions(co.quorum, 0); err != nil {
 		return localError(r.op, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -117,6 +116,9 @@ func (c *Conn) start(ctx context.Context, r *request, co callOpts, cl *call) err
 	if err := c.acquire(ctx); err != nil {
 		return &callError{op: r.op, err: err}
 	}
+	// The deadline counts from here: the wait for a slot is bounded by
+	// ctx alone, and the server is told the time actually left.
+	timeout, _ := c.plan(ctx, r, co)
 	id, err := c.register(ctx, cl, timeout)
 	if err != nil {
 		<-c.slots

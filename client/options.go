@@ -49,8 +49,10 @@ type Options struct {
 	MaxQueuedBytes int
 	// DialTimeout bounds the connect and the HELLO exchange (default 2s).
 	DialTimeout time.Duration
-	// Timeout bounds a call whose context has no deadline (default 5s).
-	// The deadline in force is also sent to the server in milliseconds.
+	// Timeout bounds the wait for the reply of a call whose context has
+	// no deadline (default 5s), from when the call gets its window slot;
+	// the wait for the slot is bounded by the context only. The deadline
+	// in force is also sent to the server in milliseconds.
 	Timeout time.Duration
 	// Seal says which request frames are compressed and checksummed
 	// (default protocol.DefaultSealOptions(); zero disables both).
