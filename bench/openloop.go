@@ -25,10 +25,13 @@ func (d *driver) schedule(next *time.Duration) (spent bool, err error) {
 	defer timer.Stop()
 	buf := make([]byte, 0, readBufSize)
 	for !d.stopped() {
-		now := d.run.since()
-		if *next >= d.run.stopAt || now >= d.run.stopAt {
+		// Every request scheduled before stopAt is sent, however late: a
+		// writer that fell behind (a full window, a starved CPU) must show
+		// it as latency or as UNSENT, never by quietly skipping requests.
+		if *next >= d.run.stopAt {
 			return false, nil
 		}
+		now := d.run.since()
 		if *next > now {
 			timer.Reset(*next - now)
 			if !d.sleep(timer) {
@@ -89,13 +92,9 @@ func (d *driver) sleep(t *time.Timer) bool {
 }
 
 // countUnsent is how many measured requests were due before the end of the
-// run but never sent, because the window stayed full. With free slots
-// left, the few due requests not sent are timer slack at the very end,
-// not a server falling behind, and are not counted.
+// run (or before ctx ended it) but never sent: the window stayed full, or
+// the generator itself could not keep the schedule.
 func (d *driver) countUnsent(next time.Duration) uint64 {
-	if d.slots.hasFree() {
-		return 0
-	}
 	iv := d.run.interval
 	if next < d.run.measureFrom { // skip unmeasured slots, staying on the schedule
 		next += (d.run.measureFrom - next + iv - 1) / iv * iv

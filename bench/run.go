@@ -12,6 +12,11 @@ import (
 	"github.com/distridata/distridata/protocol"
 )
 
+// openLoopGrace is how long past the end an open-loop writer may take to
+// send the last requests of its schedule before it is stopped and what is
+// left counts as UNSENT: timer slack is about a millisecond.
+const openLoopGrace = 100 * time.Millisecond
+
 // runner is the state all drivers of one run share. It is immutable once
 // the drivers start, except for the request budget and the stop channel.
 type runner struct {
@@ -154,7 +159,11 @@ func (r *runner) drive(ctx context.Context, drivers []*driver, recs []*recorder)
 		close(writersDone)
 	}()
 	stopProgress := r.startProgress(recs)
-	timer := time.NewTimer(r.stopAt)
+	end := r.stopAt
+	if r.cfg.openLoop() {
+		end += openLoopGrace // writers end by themselves once the schedule is sent
+	}
+	timer := time.NewTimer(end)
 	select {
 	case <-ctx.Done():
 	case <-timer.C:

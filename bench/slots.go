@@ -86,13 +86,6 @@ func (t *slotTable) give(s []uint32) {
 	t.mu.Unlock()
 }
 
-// hasFree reports whether any slot is free.
-func (t *slotTable) hasFree() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.free) > 0
-}
-
 // fill records request seq in slot and returns its ID. Writer only.
 func (t *slotTable) fill(slot uint32, seq uint64, state uint64) uint64 {
 	id := seq<<t.bits | uint64(slot)

@@ -25,7 +25,7 @@ const maxRecorders = 128
 const (
 	errNoReply  = "NO_REPLY"  // still in flight when the drain timeout ran out
 	errConnLost = "CONN_LOST" // in flight when the connection failed
-	errUnsent   = "UNSENT"    // open loop: due but never sent (window full)
+	errUnsent   = "UNSENT"    // open loop: due but never sent (window full, or generator too slow)
 )
 
 // recorder collects the measurements of one or a few connections. Readers
