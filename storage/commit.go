@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"time"
+
 	"github.com/distridata/distridata/protocol"
 )
 
@@ -43,7 +45,7 @@ func (s *Server) commitLoop() {
 				break collect
 			}
 		}
-		s.commitGroup(&g)
+		s.commitGroup(&g, s.now(), true)
 		g.reset()
 	}
 }
@@ -68,9 +70,10 @@ func (g *group) reset() {
 	g.reqs, g.ops, g.outs, g.refs, g.n = g.reqs[:0], g.ops[:0], g.outs[:0], g.refs[:0], 0
 }
 
-// commitGroup executes and answers every request of g.
-func (s *Server) commitGroup(g *group) {
-	now := s.now()
+// commitGroup executes and answers every request of g; wake says whether
+// to wake each connection's writer (the committer must; a reader running
+// its own request inline wakes its writer when it is about to block).
+func (s *Server) commitGroup(g *group, now time.Time, wake bool) {
 	failed := s.failed.Load()
 	for _, r := range g.reqs {
 		switch {
@@ -85,12 +88,12 @@ func (s *Server) commitGroup(g *group) {
 	if len(g.ops) > 0 {
 		s.applyGroup(g)
 	}
-	st := s.stamp()
+	st := s.stampAt(s.now())
 	for _, r := range g.reqs {
 		if !r.expired {
 			s.readItems(r) // reads in a mixed batch see the batch's writes
 		}
-		s.answer(r, st)
+		s.answer(r, st, wake)
 	}
 }
 
@@ -163,14 +166,18 @@ func (s *Server) refuseWrites(r *request) {
 }
 
 // answer queues r's reply on its connection and frees r.
-func (s *Server) answer(r *request, st protocol.ReplicaStamp) {
+func (s *Server) answer(r *request, st protocol.ReplicaStamp, wake bool) {
+	c := r.c
 	if r.expired {
 		// Not executed at all: refused as a whole, like an inline timeout.
-		r.c.enqueueWith(1, r.size, func(dst []byte) []byte {
+		c.enqueueWith(1, r.size, func(dst []byte) []byte {
 			return protocol.AppendStatusReply(dst, r.op, r.id, protocol.StatusTimeout)
 		})
 	} else {
-		r.c.enqueueWith(1, r.size, func(dst []byte) []byte { return r.encodeReply(dst, st) })
+		c.enqueueWith(1, r.size, func(dst []byte) []byte { return r.encodeReply(dst, st) })
 	}
 	r.free()
+	if wake {
+		c.wake()
+	}
 }

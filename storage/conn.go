@@ -36,8 +36,11 @@ type conn struct {
 
 	// Reader-goroutine state.
 	authed  bool
-	scratch []byte // inline replies are built here, then queued
-	rbuf    []byte // RGET values are read into this
+	scratch []byte    // inline replies are built here, then queued
+	rbuf    []byte    // RGET values are read into this
+	unsent  bool      // replies queued since the writer was last woken
+	now     time.Time // when the bytes being decoded were read: arrival time
+	grp     group     // a one-request group, for engines applied inline
 
 	mu         sync.Mutex // guards the fields below; a leaf lock
 	out        []byte     // encoded replies waiting for the writer
@@ -48,7 +51,7 @@ type conn struct {
 	closing    bool // set after the reader is done and idle: writer exits when out is empty
 	broken     bool // a write failed: replies are discarded, budgets released
 
-	wake       chan struct{} // cap 1: out has data, or closing
+	wakeCh     chan struct{} // cap 1: out has data, or closing
 	space      chan struct{} // cap 1: in-flight budget was released
 	writerDone chan struct{}
 }
@@ -58,7 +61,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		s:          s,
 		nc:         nc,
 		br:         bufio.NewReaderSize(nc, readBufSize),
-		wake:       make(chan struct{}, 1),
+		wakeCh:     make(chan struct{}, 1),
 		space:      make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 	}
@@ -79,12 +82,13 @@ func (c *conn) serve() {
 		c.s.stats.badFrames.Add(1)
 		c.s.log.Debug("storage: closing connection after a bad frame", "remote", c.nc.RemoteAddr(), "op", r.h.Op, "err", r.err)
 		c.enqueue(protocol.AppendStatusReply(nil, r.h.Op, r.h.ID, protocol.StatusOf(r.err)), 0, 0)
+		c.unsent = true
 	}
 	c.waitIdle()
 	c.mu.Lock()
 	c.closing = true
 	c.mu.Unlock()
-	c.signal(c.wake)
+	c.wake()
 	<-c.writerDone
 	_ = c.nc.Close()
 	c.s.removeConn(c)
@@ -97,9 +101,16 @@ func (c *conn) readLoop() closeReason {
 		_ = c.nc.SetReadDeadline(time.Now().Add(t))
 	}
 	for {
+		refill := c.br.Buffered() < protocol.HeaderSize
+		if refill {
+			c.kick() // about to block: send what this read produced
+		}
 		hb, err := c.br.Peek(protocol.HeaderSize)
 		if err != nil {
 			return closeReason{err: err}
+		}
+		if refill {
+			c.now = c.s.now() // one clock read per read syscall, not per frame
 		}
 		h, err := protocol.DecodeHeader(hb, maxFrame)
 		if err == nil {
@@ -113,11 +124,18 @@ func (c *conn) readLoop() closeReason {
 		if !c.acquire(size) {
 			return closeReason{err: ErrClosed}
 		}
+		refill = c.br.Buffered() < int(h.Length)
+		if refill {
+			c.kick()
+		}
 		body := getBuf(int(h.Length))
 		if _, err := io.ReadFull(c.br, *body); err != nil {
 			putBuf(body)
 			c.release(1, size)
 			return closeReason{err: err}
+		}
+		if refill {
+			c.now = c.s.now()
 		}
 		if r := c.handle(h, body, size); r.err != nil {
 			return r
@@ -161,8 +179,10 @@ func (c *conn) acquire(size int) bool {
 		if ok {
 			return true
 		}
+		c.kick() // the budget comes back only once queued replies are written
 		select {
 		case <-c.space:
+			c.now = c.s.now() // the request waited: it arrives now
 		case <-c.s.quit:
 			return false
 		}
@@ -184,6 +204,7 @@ func (c *conn) release(n, size int) {
 // waitIdle waits until every request in flight has had its reply written
 // (or discarded, if the connection broke).
 func (c *conn) waitIdle() {
+	c.kick()
 	for {
 		c.mu.Lock()
 		idle := c.inflight == 0
@@ -204,23 +225,35 @@ func (c *conn) signal(ch chan struct{}) {
 
 // enqueue queues an encoded reply that completes reqs requests holding
 // reqBytes of in-flight budget; the reply's own bytes count until written.
+// It does not wake the writer: the reader does that (kick) when it is
+// about to block, so one read's worth of replies goes out in one write;
+// other goroutines call wake.
 func (c *conn) enqueue(reply []byte, reqs, reqBytes int) {
-	c.mu.Lock()
-	c.out = append(c.out, reply...)
-	c.addReleaseLocked(reqs, reqBytes, len(reply))
-	c.mu.Unlock()
-	c.signal(c.wake)
+	c.enqueueWith(reqs, reqBytes, func(dst []byte) []byte { return append(dst, reply...) })
 }
 
 // enqueueWith appends a reply built by fn straight into the queue, saving
-// a copy on the committer's path.
-func (c *conn) enqueueWith(reqs, reqBytes int, fn func(dst []byte) []byte) {
+// a copy. It returns how many bytes are queued.
+func (c *conn) enqueueWith(reqs, reqBytes int, fn func(dst []byte) []byte) int {
 	c.mu.Lock()
 	n := len(c.out)
 	c.out = fn(c.out)
 	c.addReleaseLocked(reqs, reqBytes, len(c.out)-n)
+	n = len(c.out)
 	c.mu.Unlock()
-	c.signal(c.wake)
+	return n
+}
+
+// wake tells the writer there is something to send.
+func (c *conn) wake() { c.signal(c.wakeCh) }
+
+// kick wakes the writer if this reader queued replies since the last kick.
+// Reader goroutine only.
+func (c *conn) kick() {
+	if c.unsent {
+		c.unsent = false
+		c.wake()
+	}
 }
 
 func (c *conn) addReleaseLocked(reqs, reqBytes, replyBytes int) {
@@ -238,7 +271,7 @@ func (c *conn) writeLoop() {
 	defer c.s.connWG.Done()
 	defer close(c.writerDone)
 	var spare []byte
-	for range c.wake {
+	for range c.wakeCh {
 		c.mu.Lock()
 		buf, reqs, size, closing, broken := c.out, c.outRelease, c.outBytes, c.closing, c.broken
 		c.out, c.outRelease, c.outBytes = spare[:0], 0, 0

@@ -14,7 +14,7 @@ import (
 // slot once written), hands both to the committer, or releases them and
 // returns a reason to close the connection.
 func (c *conn) handle(h protocol.Header, body *[]byte, size int) closeReason {
-	arrival := c.s.now()
+	arrival := c.now
 	f := protocol.Frame{Header: h, Body: *body}
 	plain, err := f.Open(nil, c.s.cfg.Limits.MaxFrameSize-protocol.HeaderSize)
 	if err != nil {
@@ -55,7 +55,7 @@ func (c *conn) refuse(h protocol.Header, body *[]byte, size int, err error) clos
 
 // replyInline queues a reply built in c.scratch and frees the request.
 func (c *conn) replyInline(reply []byte, body *[]byte, size int) {
-	c.enqueue(reply, 1, size)
+	c.queued(c.enqueueWith(1, size, func(dst []byte) []byte { return append(dst, reply...) }))
 	putBuf(body)
 	c.scratch = reply[:0]
 	if cap(c.scratch) > maxKeptBuf {
@@ -134,19 +134,50 @@ func (c *conn) single(h protocol.Header, plain []byte, body *[]byte, size int, a
 	}
 	deadline := c.s.deadline(arrival, rh.DeadlineMs)
 	if it.Kind == protocol.ItemGet {
-		if c.s.now().After(deadline) {
+		if c.now.After(deadline) {
 			c.replyStatus(h, protocol.StatusTimeout, body, size)
 			return closeReason{}
 		}
 		res := c.s.get(&it, c.valBuf())
-		c.replyInline(protocol.AppendReplicaReply(c.scratch[:0], h.Op, h.ID, c.s.stamp(), res), body, size)
+		c.replyInline(protocol.AppendReplicaReply(c.scratch[:0], h.Op, h.ID, c.s.stampAt(c.now), res), body, size)
 		return closeReason{}
 	}
 	c.s.clock.Observe(it.Version.TS)
 	r := newRequest(c, h, size, body, deadline)
 	r.setOne(it)
-	c.s.commitQ <- r // the committer runs until every connection is gone
+	c.execute(r)
 	return closeReason{}
+}
+
+// maxUnsent: once this many reply bytes wait for the reader's next kick,
+// wake the writer anyway, so a long burst streams instead of piling up.
+const maxUnsent = 256 << 10
+
+// queued notes that replies were queued by the reader (n bytes in all).
+func (c *conn) queued(n int) {
+	c.unsent = true
+	if n >= maxUnsent {
+		c.kick()
+	}
+}
+
+// execute runs a write request: inline on this reader when the engine
+// allows it (no sync to share, per-key atomic Apply), else through the
+// committer, which runs until every connection is gone.
+func (c *conn) execute(r *request) {
+	if !c.s.inline {
+		select {
+		case c.s.commitQ <- r:
+		default:
+			c.kick() // the queue is full: flush our replies while we wait
+			c.s.commitQ <- r
+		}
+		return
+	}
+	c.grp.add(r)
+	c.s.commitGroup(&c.grp, c.now, false)
+	c.grp.reset()
+	c.queued(0)
 }
 
 // valBufSize: RGET values up to this size are read without allocating
@@ -186,18 +217,18 @@ func (c *conn) batch(h protocol.Header, plain []byte, body *[]byte, size int, ar
 		r.results = append(r.results, protocol.Result{Status: st})
 	}
 	if writes {
-		c.s.commitQ <- r
+		c.execute(r)
 		return closeReason{}
 	}
 	// Reads only: answer here, without a trip through the committer.
-	if c.s.now().After(r.deadline) {
+	if c.now.After(r.deadline) {
 		r.body = nil // still owned by the caller's path below
 		r.free()
 		c.replyStatus(h, protocol.StatusTimeout, body, size)
 		return closeReason{}
 	}
 	c.s.readItems(r)
-	c.replyInline(r.encodeReply(c.scratch[:0], c.s.stamp()), nil, size)
+	c.replyInline(r.encodeReply(c.scratch[:0], c.s.stampAt(c.now)), nil, size)
 	r.free()
 	return closeReason{}
 }
@@ -208,7 +239,7 @@ func (c *conn) scan(h protocol.Header, plain []byte, body *[]byte, size int, arr
 		return c.refuse(h, body, size, err)
 	}
 	c.s.observeEpoch(sc.Epoch)
-	if c.s.now().After(c.s.deadline(arrival, sc.DeadlineMs)) {
+	if c.now.After(c.s.deadline(arrival, sc.DeadlineMs)) {
 		c.replyStatus(h, protocol.StatusTimeout, body, size)
 		return closeReason{}
 	}
@@ -240,7 +271,7 @@ func (c *conn) scan(h protocol.Header, plain []byte, body *[]byte, size int, arr
 		return closeReason{}
 	}
 	c.s.stats.scans.Add(1)
-	c.replyInline(w.Finish(c.s.stamp(), more), body, size)
+	c.replyInline(w.Finish(c.s.stampAt(c.now), more), body, size)
 	return closeReason{}
 }
 
@@ -250,7 +281,7 @@ func (c *conn) digest(h protocol.Header, plain []byte, body *[]byte, size int, a
 		return c.refuse(h, body, size, err)
 	}
 	c.s.observeEpoch(d.Epoch)
-	if c.s.now().After(c.s.deadline(arrival, d.DeadlineMs)) {
+	if c.now.After(c.s.deadline(arrival, d.DeadlineMs)) {
 		c.replyStatus(h, protocol.StatusTimeout, body, size)
 		return closeReason{}
 	}
@@ -262,7 +293,7 @@ func (c *conn) digest(h protocol.Header, plain []byte, body *[]byte, size int, a
 	}
 	c.s.stats.digests.Add(1)
 	c.replyInline(protocol.AppendDigestReply(c.scratch[:0], h.ID, protocol.DigestReply{
-		ReplicaStamp: c.s.stamp(), Keys: pd.Keys, Digest: pd.Sum,
+		ReplicaStamp: c.s.stampAt(c.now), Keys: pd.Keys, Digest: pd.Sum,
 	}), body, size)
 	return closeReason{}
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 	"strings"
 	"sync"
@@ -9,16 +10,21 @@ import (
 	"time"
 
 	"github.com/distridata/distridata/protocol"
-	"github.com/zeebo/xxh3"
 )
 
-// memShards spreads keys over this many locks so that concurrent readers
-// and the committer rarely meet; a power of two for a cheap modulo.
+// memShards spreads partitions over this many locks so that readers and
+// the committer rarely meet; a power of two for a cheap mask.
 const memShards = 64
 
-// Memory is the in-memory engine (--engine=memory): a sharded map of
-// versioned entries. Nothing survives the process; it is for caches,
-// tests and benchmarks. Scans sort on demand.
+// Memory is the in-memory engine (--engine=memory): versioned entries in
+// sharded maps. Nothing survives the process; it is for caches, tests and
+// benchmarks. Scans sort on demand.
+//
+// A partition lives in one shard, so a scan or digest takes one lock.
+// Each shard maps the stored key (partition prefix + key, as for pebble)
+// to its entry, which is the one lookup a write or read does; a second,
+// per-partition map indexes the same entries for scans and is touched
+// only when a key is created or removed.
 type Memory struct {
 	shards [memShards]memShard
 	keys   atomic.Int64
@@ -28,12 +34,13 @@ type Memory struct {
 }
 
 type memShard struct {
-	mu    sync.RWMutex
-	parts map[uint32]map[string]*memEntry // partition → key → entry
+	mu    sync.Mutex
+	keys  map[string]*memEntry            // stored key → entry
+	parts map[uint32]map[string]*memEntry // partition → stored key → entry
 	_     [40]byte                        // keep neighbouring locks off one cache line
 }
 
-// memEntry fields are written under the shard's write lock. val is never
+// memEntry fields are written under the shard's lock. val is never
 // modified once stored (a write installs a new slice), so Get may hand it
 // out without copying.
 type memEntry struct {
@@ -42,20 +49,29 @@ type memEntry struct {
 	val  []byte
 }
 
-var _ Engine = (*Memory)(nil)
+var _ inlineEngine = (*Memory)(nil)
+
+func (*Memory) appliesInline() {}
 
 // NewMemory returns an empty memory engine.
 func NewMemory() *Memory {
 	m := &Memory{}
 	for i := range m.shards {
+		m.shards[i].keys = make(map[string]*memEntry)
 		m.shards[i].parts = make(map[uint32]map[string]*memEntry)
 	}
 	return m
 }
 
-func (m *Memory) shard(key []byte) *memShard {
-	return &m.shards[xxh3.Hash(key)&(memShards-1)]
+// shard picks a partition's shard. Partitions are hashes already, but
+// tests and small rings use small consecutive numbers: the multiply
+// spreads those too.
+func (m *Memory) shard(p uint32) *memShard {
+	return &m.shards[(p*0x9E3779B1)>>(32-6)]
 }
+
+// memKeyBuf: stored keys up to this long are built on the stack.
+const memKeyBuf = 128
 
 // Apply implements Engine. sync is ignored: memory is never durable.
 func (m *Memory) Apply(ops []Op, out []Outcome, _ bool) error {
@@ -67,36 +83,51 @@ func (m *Memory) Apply(ops []Op, out []Outcome, _ bool) error {
 			return err
 		}
 	}
+	var kb [memKeyBuf]byte
 	for i := range ops {
-		out[i] = m.apply(&ops[i])
+		out[i] = m.apply(&ops[i], pebbleKey(kb[:0], ops[i].Partition, ops[i].Key))
 	}
 	return nil
 }
 
-func (m *Memory) apply(op *Op) Outcome {
-	s := m.shard(op.Key)
+func (m *Memory) apply(op *Op, sk []byte) Outcome {
+	s := m.shard(op.Partition)
+	var val []byte
+	if op.Kind == OpPut && len(op.Value) > 0 {
+		val = bytes.Clone(op.Value) // outside the lock
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	part := s.parts[op.Partition]
-	if part == nil {
-		part = make(map[string]*memEntry)
-		s.parts[op.Partition] = part
-	}
-	e := part[string(op.Key)]
+	e := s.keys[string(sk)]
 	if e != nil && !wins(op.Version, e.v, true) {
 		return Outcome{Version: e.v, Tombstone: e.tomb}
 	}
-	var val []byte
-	if op.Kind == OpPut && len(op.Value) > 0 {
-		val = bytes.Clone(op.Value)
-	}
 	if e == nil {
 		e = &memEntry{}
-		part[string(op.Key)] = e
+		s.insert(op.Partition, string(sk), e)
 		m.keys.Add(1)
 	}
 	e.v, e.tomb, e.val = op.Version, op.Kind == OpDel, val
 	return Outcome{Applied: true, Version: e.v, Tombstone: e.tomb}
+}
+
+func (s *memShard) insert(p uint32, sk string, e *memEntry) {
+	s.keys[sk] = e
+	part := s.parts[p]
+	if part == nil {
+		part = make(map[string]*memEntry)
+		s.parts[p] = part
+	}
+	part[sk] = e
+}
+
+func (s *memShard) remove(p uint32, sk string) {
+	delete(s.keys, sk)
+	part := s.parts[p]
+	delete(part, sk)
+	if len(part) == 0 {
+		delete(s.parts, p)
+	}
 }
 
 // Get implements Engine. Value aliases immutable engine memory.
@@ -104,27 +135,30 @@ func (m *Memory) Get(p uint32, key, _ []byte) (Entry, bool, error) {
 	if m.closed.Load() {
 		return Entry{}, false, ErrClosed
 	}
-	s := m.shard(key)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	e := s.parts[p][string(key)]
-	if e == nil {
-		return Entry{}, false, nil
+	var kb [memKeyBuf]byte
+	sk := pebbleKey(kb[:0], p, key)
+	s := m.shard(p)
+	s.mu.Lock()
+	e := s.keys[string(sk)]
+	var out Entry
+	if e != nil {
+		out = Entry{Key: key, Version: e.v, Tombstone: e.tomb, Value: e.val}
 	}
-	return Entry{Key: key, Version: e.v, Tombstone: e.tomb, Value: e.val}, true, nil
+	s.mu.Unlock()
+	return out, e != nil, nil
 }
 
 // memScanItem is one candidate of a scan page, copied out of its shard.
 type memScanItem struct {
-	key  string
+	key  string // the key proper, without the partition prefix
 	v    protocol.Version
 	tomb bool
 	val  []byte
 }
 
 // ScanPartition implements Engine. It gathers the limit+1 smallest keys
-// after after from every shard (holding at most 2(limit+1) candidates),
-// sorts them and visits the first limit.
+// after after (holding at most 2(limit+1) candidates), sorts them and
+// visits the first limit, outside the lock.
 func (m *Memory) ScanPartition(p uint32, after []byte, limit int, fn func(Entry) bool) (bool, error) {
 	if m.closed.Load() {
 		return false, ErrClosed
@@ -132,12 +166,7 @@ func (m *Memory) ScanPartition(p uint32, after []byte, limit int, fn func(Entry)
 	if limit <= 0 {
 		return false, nil
 	}
-	keep := limit + 1
-	var cand []memScanItem
-	for i := range m.shards {
-		cand = m.shards[i].gather(p, string(after), keep, cand)
-	}
-	cand = trimCandidates(cand, keep)
+	cand := m.shard(p).gather(p, string(after), limit+1)
 	for i, it := range cand {
 		if i == limit {
 			return true, nil
@@ -149,10 +178,12 @@ func (m *Memory) ScanPartition(p uint32, after []byte, limit int, fn func(Entry)
 	return false, nil
 }
 
-func (s *memShard) gather(p uint32, after string, keep int, cand []memScanItem) []memScanItem {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for k, e := range s.parts[p] {
+func (s *memShard) gather(p uint32, after string, keep int) []memScanItem {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var cand []memScanItem
+	for sk, e := range s.parts[p] {
+		k := sk[4:]
 		if k <= after {
 			continue
 		}
@@ -161,7 +192,7 @@ func (s *memShard) gather(p uint32, after string, keep int, cand []memScanItem) 
 			cand = trimCandidates(cand, keep)
 		}
 	}
-	return cand
+	return trimCandidates(cand, keep)
 }
 
 // trimCandidates sorts cand by key and keeps the first keep.
@@ -179,21 +210,19 @@ func (m *Memory) Digest(p uint32) (PartitionDigest, error) {
 	if m.closed.Load() {
 		return PartitionDigest{}, ErrClosed
 	}
+	s := m.shard(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var d PartitionDigest
-	for i := range m.shards {
-		s := &m.shards[i]
-		s.mu.RLock()
-		for k, e := range s.parts[p] {
-			d.Keys++
-			d.Sum += entryHash([]byte(k), e.v, e.tomb)
-		}
-		s.mu.RUnlock()
+	for sk, e := range s.parts[p] {
+		d.Keys++
+		d.Sum += entryHash([]byte(sk[4:]), e.v, e.tomb)
 	}
 	return d, nil
 }
 
-// CollectGarbage implements Engine. Each shard is swept under its write
-// lock, so a tombstone cannot be overwritten between check and delete.
+// CollectGarbage implements Engine. Each shard is swept under its lock,
+// so a tombstone cannot be overwritten between check and delete.
 func (m *Memory) CollectGarbage(cutoff time.Time, limit int) (int, error) {
 	if m.closed.Load() {
 		return 0, ErrClosed
@@ -218,18 +247,13 @@ func (s *memShard) collect(cutoff time.Time, limit int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	removed := 0
-	for p, part := range s.parts {
-		for k, e := range part {
-			if removed >= limit {
-				return removed
-			}
-			if e.tomb && expired(e.v, cutoff) {
-				delete(part, k)
-				removed++
-			}
+	for sk, e := range s.keys {
+		if removed >= limit {
+			break
 		}
-		if len(part) == 0 {
-			delete(s.parts, p)
+		if e.tomb && expired(e.v, cutoff) {
+			s.remove(binary.BigEndian.Uint32([]byte(sk[:4])), sk)
+			removed++
 		}
 	}
 	return removed

@@ -33,6 +33,7 @@ type Server struct {
 	epoch       atomic.Uint64 // highest ring epoch seen in any request
 	staleLogged atomic.Uint64 // the epoch for which a stale request was last logged
 	failed      atomic.Bool   // fail-stop: a write or sync failed; refuse writes
+	inline      bool          // apply writes on the readers, not the committer
 	stats       counters
 
 	commitQ    chan *request // bounded: CommitQueue
@@ -108,6 +109,7 @@ func StartEngine(cfg Config, eng Engine) (*Server, error) {
 	if cfg.Token != "" {
 		s.tokenHash = sha256.Sum256([]byte(cfg.Token))
 	}
+	_, s.inline = eng.(inlineEngine)
 	s.clock.Now() // start from the wall clock, not zero
 	s.acceptWG.Add(1)
 	go s.acceptLoop()
@@ -128,6 +130,15 @@ func (s *Server) Engine() Engine { return s.eng }
 
 // Failed reports whether the node has failed-stop after a disk error.
 func (s *Server) Failed() bool { return s.failed.Load() }
+
+// inlineEngine marks an engine whose Apply never syncs, is cheap, and is
+// atomic per key under concurrent calls (the memory engine). The server
+// applies its writes on the connection readers: there is no fsync to
+// share, so the committer's hand-off would be pure overhead.
+type inlineEngine interface {
+	Engine
+	appliesInline()
+}
 
 // Accept backoff after a temporary error (e.g. out of file descriptors):
 // long enough not to spin, short enough to recover quickly.
@@ -277,9 +288,13 @@ func (s *Server) observeEpoch(e uint64) {
 	}
 }
 
-// stamp is the ReplicaStamp every reply carries.
-func (s *Server) stamp() protocol.ReplicaStamp {
-	return protocol.ReplicaStamp{Clock: s.clock.Now(), Epoch: s.epoch.Load()}
+// stampAt is the ReplicaStamp every reply carries: the node's clock, moved
+// up to the wall time now, and the highest epoch seen. It does not tick
+// the clock's logical counter (a stamp is not a version), so it costs a
+// load and a compare, not a compare-and-swap per reply.
+func (s *Server) stampAt(now time.Time) protocol.ReplicaStamp {
+	s.clock.Observe(uint64(now.UnixMilli()) << protocol.LogicalBits)
+	return protocol.ReplicaStamp{Clock: s.clock.Last(), Epoch: s.epoch.Load()}
 }
 
 // deadline is when a request arriving at arrival must have executed.
