@@ -25,8 +25,9 @@
 //     candidates depend only on that row and the membership.
 //
 //  2. Balance. Rendezvous alone leaves node loads binomially spread (peak/mean
-//     about 1.1 at 1000 nodes and P=2^16), so every node gets a capacity,
-//     ceil(fair share × (1+Slack)), and a deterministic deferred-acceptance
+//     about 1.06 at 100 nodes and 1.1 at 1000 with P=2^16), so every node
+//     gets a capacity, floor(fair share × (1+Slack)) but at least the
+//     rounded-up fair share, and a deterministic deferred-acceptance
 //     run (partitions propose to their candidates in order; a full node keeps
 //     the partitions it draws best and rejects the rest, which try their next
 //     candidate) picks the N owners of every row. Both sides rank by the same
@@ -51,9 +52,24 @@
 // on until the chain reaches a node below capacity. Every link of the chain is
 // a move between two unchanged nodes. The fewer nodes sit at their capacity,
 // the shorter the chains, so Slack trades peak load against extra movement:
-// larger slack, more imbalance, less movement. With Slack=1 capacities never
-// bind and the ring is plain, minimal-movement rendezvous. The measured
-// figures are in PERFORMANCE-ring.md.
+// larger slack, more imbalance, less movement. The automatic slack,
+// 0.01·log10(nodes) within [0.5%, 3%], meets peak/mean 1.01/1.02/1.03 at
+// 10/100/1000 nodes with movement within about 5% of ideal, provided each node
+// owns a few thousand partition replicas (P=2^16 up to ~100 nodes, P=2^20 at
+// 1000). With fewer partitions per node the chains grow: at 1000 nodes and
+// P=2^16 a change moves about 1.6× the ideal. With Slack=1 capacities never
+// bind and the ring is plain, minimal-movement rendezvous: exactly the ideal
+// movement, none between unchanged nodes. Fair shares respect placement
+// limits: a node owns a partition at most once, and with Z ≥ N zones each
+// zone holds at most one replica per partition, so fair shares are water-
+// filled across zones first, then within each zone. Capacities bound the
+// peak; there is no floor, so a node can own a few percent less than its
+// share when its draws are poor. Measured figures are in PERFORMANCE-ring.md.
+//
+// With zones, a partition's acceptable candidates depend on the owners it
+// already holds, so the balancer's result depends (deterministically) on
+// proposal order and chains run longer: about 1.04-1.07× ideal movement at
+// 100 nodes in 4 zones, P=2^18.
 //
 // # Incremental changes
 //
@@ -61,6 +77,12 @@
 // the change can touch (rows listing the removed or reweighted node, and rows
 // the new or heavier node may enter, decided by one draw per row), then rerun
 // the balancer, which is global but costs only O(P·N log) heap operations.
-// The result is bit-identical to New with the same membership. The candidate
-// lists (2·P·K bytes) are kept with the ring for this and for Preference.
+// The result is bit-identical to New with the same membership.
+//
+// # Memory
+//
+// The owner table is exactly 2·P·N bytes (6 MiB at P=2^20, N=3). The ring
+// also keeps the candidate lists, 2·P·(N+5) bytes, for incremental rebuilds
+// and for Preference beyond N without rescanning every node; a full build
+// also needs transient balancer state of about 16·P·N bytes.
 package ring

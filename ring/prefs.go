@@ -80,11 +80,14 @@ func (m *members) computeRow(p uint32, dst []uint16, s *rowScratch) int {
 // bestOf collects into top (sorted, at most cap(top) long) the best nodes of
 // ids for row p. This loop is the whole cost of a build (P × nodes
 // iterations). Once top is full, a draw at or below floor cannot win (see
-// drawFloor), which skips the logarithm for almost every node.
+// drawFloor), which skips the logarithm for almost every node. A floor
+// computed for a larger worst cost stays valid, only looser, so it is
+// refreshed only when the worst cost has dropped by a quarter.
 func (m *members) bestOf(p uint32, ids []uint16, top []cand) []cand {
 	seed, invW := m.seed, m.invW
 	worst := cand{math.Inf(1), 0}
 	var floor uint64
+	floorCost := math.Inf(1)
 	for _, i := range ids {
 		h := draw(seed[i], p)
 		if h <= floor {
@@ -98,25 +101,27 @@ func (m *members) bestOf(p uint32, ids []uint16, top []cand) []cand {
 		top = insertBounded(top, cand{c, i})
 		if len(top) == cap(top) {
 			worst = top[len(top)-1]
-			floor = m.drawFloor(worst.cost)
+			if worst.cost < 0.75*floorCost {
+				floor, floorCost = m.drawFloor(worst.cost), worst.cost
+			}
 		}
 	}
 	return top
 }
 
 // drawFloor returns a draw h0 such that every draw h ≤ h0 costs more than
-// cost for every node, or 0 if it finds none. It guesses h0 by inverting the
-// logarithm in floating point with a margin, then verifies the guess with the
-// exact integer arithmetic: L is non-increasing in h and the cost product is
-// monotone, so the heaviest node at h0 bounds every node below h0. The guess
-// only affects speed, never the result.
+// cost for every node, or 0 if it finds none. The guess uses 2^-x ≥ 1-x·ln2
+// (so u0 = 1 - x·ln2, shaded by a margin, has -log2(u0) > x) and is then
+// verified with the exact integer arithmetic: L is non-increasing in h and
+// the cost product is monotone, so the heaviest node at h0 bounds every node
+// below h0. The guess only affects speed, never the result.
 func (m *members) drawFloor(cost float64) uint64 {
 	x := cost * m.maxWeight / (1 << logFracBits) // -log2(u) needed to tie
-	e := 64 - x*(1+1e-6) - 1e-9
-	if e <= 0 || e >= 64 {
+	u0 := 1 - x*math.Ln2*(1+1e-6) - 0x1p-40
+	if !(u0 > 0) {
 		return 0
 	}
-	h0 := uint64(math.Exp2(e))
+	h0 := uint64(u0 * 0x1p64)
 	if float64(int64(negLog2(h0)))*m.minInvW > cost {
 		return h0
 	}

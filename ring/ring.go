@@ -2,6 +2,7 @@ package ring
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/zeebo/xxh3"
 )
@@ -110,9 +111,10 @@ func (r *Ring) Node(i uint16) Node {
 	return r.m.nodes[i]
 }
 
-// Nodes returns the members sorted by ID; a node's position is the index
-// used by Owners. The slice is shared: callers must not modify it.
-func (r *Ring) Nodes() []Node { return r.m.nodes }
+// Nodes returns a copy of the members sorted by ID; a node's position is the
+// index used by Owners. It copies so the snapshot stays immutable; hot paths
+// should use Node(i).
+func (r *Ring) Nodes() []Node { return slices.Clone(r.m.nodes) }
 
 // NodeIndex returns the index of the node with the given ID.
 func (r *Ring) NodeIndex(id string) (uint16, bool) {
