@@ -1,13 +1,13 @@
 package storage
 
 import (
-	"bytes"
 	"encoding/binary"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/distridata/distridata/protocol"
 )
@@ -22,9 +22,11 @@ const memShards = 64
 //
 // A partition lives in one shard, so a scan or digest takes one lock.
 // Each shard maps the stored key (partition prefix + key, as for pebble)
-// to its entry, which is the one lookup a write or read does; a second,
-// per-partition map indexes the same entries for scans and is touched
-// only when a key is created or removed.
+// to a record: one allocation holding the record header, the stored key
+// and the value, so a lookup touches the map slot and one record (the key
+// comparison and the version check share its cache lines). A second,
+// per-partition set indexes the keys for scans and is touched only when a
+// key is created or removed.
 type Memory struct {
 	shards [memShards]memShard
 	keys   atomic.Int64
@@ -35,18 +37,32 @@ type Memory struct {
 
 type memShard struct {
 	mu    sync.Mutex
-	keys  map[string]*memEntry            // stored key → entry
-	parts map[uint32]map[string]*memEntry // partition → stored key → entry
-	_     [40]byte                        // keep neighbouring locks off one cache line
+	recs  map[string]memRecord           // stored key → record; the key string lives in the record
+	parts map[uint32]map[string]struct{} // partition → stored keys
+	_     [40]byte                       // keep neighbouring locks off one cache line
 }
 
-// memEntry fields are written under the shard's lock. val is never
-// modified once stored (a write installs a new slice), so Get may hand it
-// out without copying.
-type memEntry struct {
-	v    protocol.Version
-	tomb bool
-	val  []byte
+// memRecord is recordHeader | stored key | value. It is never modified
+// once built (a write installs a new record), so Get may hand out its
+// value without copying, and its key bytes may back the map's key string.
+type memRecord []byte
+
+func newMemRecord(sk []byte, v protocol.Version, tomb bool, val []byte) memRecord {
+	r := make([]byte, 0, recordHeaderSize+len(sk)+len(val))
+	r = appendRecordHeader(r, v, tomb)
+	r = append(r, sk...)
+	return append(r, val...)
+}
+
+// key is the stored key, sharing the record's memory.
+func (r memRecord) key(n int) string {
+	return unsafe.String(&r[recordHeaderSize], n)
+}
+
+// entry decodes r, whose stored key is sklen bytes long.
+func (r memRecord) entry(sklen int) (protocol.Version, bool, []byte) {
+	v, tomb, rest, _ := decodeRecord(r) // built by newMemRecord: cannot fail
+	return v, tomb, rest[sklen:]
 }
 
 var _ inlineEngine = (*Memory)(nil)
@@ -57,8 +73,8 @@ func (*Memory) appliesInline() {}
 func NewMemory() *Memory {
 	m := &Memory{}
 	for i := range m.shards {
-		m.shards[i].keys = make(map[string]*memEntry)
-		m.shards[i].parts = make(map[uint32]map[string]*memEntry)
+		m.shards[i].recs = make(map[string]memRecord)
+		m.shards[i].parts = make(map[uint32]map[string]struct{})
 	}
 	return m
 }
@@ -92,37 +108,39 @@ func (m *Memory) Apply(ops []Op, out []Outcome, _ bool) error {
 
 func (m *Memory) apply(op *Op, sk []byte) Outcome {
 	s := m.shard(op.Partition)
+	tomb := op.Kind == OpDel
 	var val []byte
-	if op.Kind == OpPut && len(op.Value) > 0 {
-		val = bytes.Clone(op.Value) // outside the lock
+	if !tomb {
+		val = op.Value
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.keys[string(sk)]
-	if e != nil && !wins(op.Version, e.v, true) {
-		return Outcome{Version: e.v, Tombstone: e.tomb}
+	old, exists := s.recs[string(sk)]
+	if exists {
+		if v, otomb, _ := old.entry(len(sk)); !op.Version.Newer(v) {
+			return Outcome{Version: v, Tombstone: otomb}
+		}
 	}
-	if e == nil {
-		e = &memEntry{}
-		s.insert(op.Partition, string(sk), e)
+	rec := newMemRecord(sk, op.Version, tomb, val)
+	s.recs[rec.key(len(sk))] = rec // replaces the key string too: the old record is freed
+	if !exists {
+		s.index(op.Partition, string(sk))
 		m.keys.Add(1)
 	}
-	e.v, e.tomb, e.val = op.Version, op.Kind == OpDel, val
-	return Outcome{Applied: true, Version: e.v, Tombstone: e.tomb}
+	return Outcome{Applied: true, Version: op.Version, Tombstone: tomb}
 }
 
-func (s *memShard) insert(p uint32, sk string, e *memEntry) {
-	s.keys[sk] = e
+func (s *memShard) index(p uint32, sk string) {
 	part := s.parts[p]
 	if part == nil {
-		part = make(map[string]*memEntry)
+		part = make(map[string]struct{})
 		s.parts[p] = part
 	}
-	part[sk] = e
+	part[sk] = struct{}{}
 }
 
 func (s *memShard) remove(p uint32, sk string) {
-	delete(s.keys, sk)
+	delete(s.recs, sk)
 	part := s.parts[p]
 	delete(part, sk)
 	if len(part) == 0 {
@@ -139,13 +157,13 @@ func (m *Memory) Get(p uint32, key, _ []byte) (Entry, bool, error) {
 	sk := pebbleKey(kb[:0], p, key)
 	s := m.shard(p)
 	s.mu.Lock()
-	e := s.keys[string(sk)]
-	var out Entry
-	if e != nil {
-		out = Entry{Key: key, Version: e.v, Tombstone: e.tomb, Value: e.val}
-	}
+	rec, ok := s.recs[string(sk)]
 	s.mu.Unlock()
-	return out, e != nil, nil
+	if !ok {
+		return Entry{}, false, nil
+	}
+	v, tomb, val := rec.entry(len(sk))
+	return Entry{Key: key, Version: v, Tombstone: tomb, Value: val}, true, nil
 }
 
 // memScanItem is one candidate of a scan page, copied out of its shard.
@@ -182,12 +200,13 @@ func (s *memShard) gather(p uint32, after string, keep int) []memScanItem {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var cand []memScanItem
-	for sk, e := range s.parts[p] {
+	for sk := range s.parts[p] {
 		k := sk[4:]
 		if k <= after {
 			continue
 		}
-		cand = append(cand, memScanItem{key: k, v: e.v, tomb: e.tomb, val: e.val})
+		v, tomb, val := s.recs[sk].entry(len(sk))
+		cand = append(cand, memScanItem{key: k, v: v, tomb: tomb, val: val})
 		if len(cand) >= 2*keep {
 			cand = trimCandidates(cand, keep)
 		}
@@ -214,9 +233,10 @@ func (m *Memory) Digest(p uint32) (PartitionDigest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var d PartitionDigest
-	for sk, e := range s.parts[p] {
+	for sk := range s.parts[p] {
+		v, tomb, _ := s.recs[sk].entry(len(sk))
 		d.Keys++
-		d.Sum += entryHash([]byte(sk[4:]), e.v, e.tomb)
+		d.Sum += entryHash([]byte(sk[4:]), v, tomb)
 	}
 	return d, nil
 }
@@ -247,11 +267,11 @@ func (s *memShard) collect(cutoff time.Time, limit int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	removed := 0
-	for sk, e := range s.keys {
+	for sk, rec := range s.recs {
 		if removed >= limit {
 			break
 		}
-		if e.tomb && expired(e.v, cutoff) {
+		if v, tomb, _ := rec.entry(len(sk)); tomb && expired(v, cutoff) {
 			s.remove(binary.BigEndian.Uint32([]byte(sk[:4])), sk)
 			removed++
 		}
