@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/distridata/distridata/protocol"
 	"github.com/distridata/distridata/ring"
 )
 
@@ -45,6 +46,14 @@ type Config struct {
 	// MaxAsyncRepairs bounds background repairs in flight; beyond it they
 	// are dropped and counted. Zero disables background repairs.
 	MaxAsyncRepairs int
+	// OnMiss, when not nil, is called for each owner that missed a write
+	// that may have landed (acknowledged, or outcome unknown): the owner
+	// was down, refused, failed or timed out, also after the write
+	// returned. The daemon keeps a hint for it (package repair). It runs
+	// on replica callback or request goroutines with the request's lock
+	// held: it must be quick, must not block and must not call the
+	// Coordinator. The item's Key and Value are valid only during the call.
+	OnMiss func(node string, it protocol.Item)
 	// Logger receives the aggregated replica-failure lines (rate-limited).
 	// Nil discards them.
 	Logger *slog.Logger

@@ -26,6 +26,10 @@ type Coordinator struct {
 	stats counters
 	limit rateLimiter
 
+	// Ring changes (move.go): the dual-write plan and the write generation.
+	pending atomic.Pointer[pendingMove]
+	gate    atomic.Pointer[writeGate]
+
 	// Background repairs: bgMu orders scheduling against Close, so no
 	// repair starts once Close has begun waiting. bgSem caps them.
 	bgMu     sync.Mutex
@@ -48,6 +52,7 @@ func New(cfg Config, r *ring.Ring, b Backend, clock *protocol.Clock) (*Coordinat
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.gate.Store(&writeGate{})
 	if err := c.SetRing(r); err != nil {
 		return nil, err
 	}

@@ -51,4 +51,6 @@ var (
 	ErrConfig       = errors.New("replica: invalid config")
 	ErrRingReplicas = errors.New("replica: ring replica count differs from N")
 	ErrNilRing      = errors.New("replica: nil ring")
+	ErrRingShape    = errors.New("replica: rings differ in partitions or replicas")
+	ErrNoPending    = errors.New("replica: no pending ring")
 )

@@ -31,6 +31,7 @@ func (o *op) run(parent context.Context) {
 	o.mu.Lock()
 	o.decide()
 	if !o.read {
+		o.noteMisses()
 		o.phase = phaseDone
 		o.mu.Unlock()
 		return

@@ -79,7 +79,7 @@ func (o *op) describe(k *keyState) string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(o.ring.Node(s.node).ID)
+		b.WriteString(o.nodeID(s.node))
 		b.WriteByte('=')
 		switch s.state {
 		case slotDown:

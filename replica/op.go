@@ -45,6 +45,8 @@ type op struct {
 	refs   atomic.Int32
 	cancel context.CancelFunc // ends the replica calls: reads on return, writes on release
 	abort  <-chan struct{}    // writes: the caller's Done; ends the wait, not the calls
+	gate   *writeGate         // writes: the generation counted until release (move.go)
+	move   *pendingMove       // writes: the dual-write plan, if a ring change is pending
 }
 
 type phase uint8
@@ -128,6 +130,9 @@ func (c *Coordinator) newOp(r *ring.Ring, read bool) *op {
 	o := opPool.Get().(*op)
 	o.c, o.ring, o.read = c, r, read
 	o.refs.Store(1)
+	if !read {
+		o.enterWrite()
+	}
 	return o
 }
 
@@ -136,6 +141,7 @@ func (o *op) release() {
 	if o.refs.Add(-1) != 0 {
 		return
 	}
+	o.exitWrite()
 	if o.cancel != nil {
 		o.cancel()
 		o.cancel = nil
@@ -160,7 +166,7 @@ func (o *op) reset() {
 	o.keys, o.slots, o.arena = o.keys[:0], o.slots[:0], o.arena[:0]
 	o.nsUsed, o.phaseStart, o.undecided, o.repairs = 0, 0, 0, 0
 	o.c, o.ring, o.hdr, o.phase = nil, nil, protocol.ReplicaHeader{}, phasePlan
-	o.read, o.background, o.abort = false, false, nil
+	o.read, o.background, o.abort, o.move = false, false, nil, nil
 	select {
 	case <-o.wake:
 	default:
@@ -205,7 +211,7 @@ func (o *op) nodeSendFor(node uint16, repair bool) *nodeSend {
 	}
 	ns := o.sends[o.nsUsed]
 	o.nsUsed++
-	ns.node, ns.id, ns.repair = node, o.ring.Node(node).ID, repair
+	ns.node, ns.id, ns.repair = node, o.nodeID(node), repair
 	switch n := o.nsUsed - o.phaseStart; {
 	case n == linearScanMax+1: // from now on look up by map: index the phase
 		for _, s := range o.sends[o.phaseStart:o.nsUsed] {
@@ -251,6 +257,9 @@ func (o *op) planKey(i int) {
 			up++
 		}
 		o.slots = append(o.slots, slot{key: int32(i), node: n, state: st})
+	}
+	if o.move != nil {
+		up += o.planMoving(i, p)
 	}
 	if up < k.need {
 		k.decided, k.err = true, ErrUnavailable

@@ -136,6 +136,10 @@ func (o *op) settled(k *keyState) bool {
 // weak quorum, newer): a background repair re-reads all owners and fixes
 // them, off the client's path.
 func (o *op) onLateReply(ns *nodeSend, rep Reply) {
+	if !o.read {
+		o.onLateWriteReply(ns, rep)
+		return
+	}
 	if !o.read || o.background || !o.c.cfg.ReadRepair || rep.Err != nil || len(rep.Results) != len(ns.items) {
 		return
 	}

@@ -24,6 +24,8 @@ type Stats struct {
 	AsyncRepairItems   uint64 // items background repairs wrote and had acknowledged
 	AsyncRepairsDrop   uint64 // background repairs dropped: cap reached, closed or disabled
 
+	Misses uint64 // owners reported through Config.OnMiss (hints to keep)
+
 	// MaxEpochSeen is the highest ring epoch a node reported in a reply
 	// stamp. Above the current ring's epoch, this daemon's ring is stale.
 	MaxEpochSeen uint64
@@ -38,6 +40,7 @@ type counters struct {
 	readRepairs, readRepairFailures                     atomic.Uint64
 	asyncRepairs, asyncRepairItems, asyncRepairsDropped atomic.Uint64
 	maxEpochSeen                                        atomic.Uint64
+	misses                                              atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -51,6 +54,7 @@ func (c *counters) snapshot() Stats {
 		AsyncRepairs: c.asyncRepairs.Load(), AsyncRepairItems: c.asyncRepairItems.Load(),
 		AsyncRepairsDrop: c.asyncRepairsDropped.Load(),
 		MaxEpochSeen:     c.maxEpochSeen.Load(),
+		Misses:           c.misses.Load(),
 	}
 }
 
