@@ -1,15 +1,18 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/distridata/distridata/protocol"
 )
 
 // quietLogger discards logs: fault tests provoke loud errors on purpose.
@@ -113,4 +116,39 @@ func TestPebbleSyncFailureIsFatal(t *testing.T) {
 	if _, found, err := e.Get(1, []byte("before"), nil); err != nil || !found {
 		t.Fatalf("read after failure: found=%v err=%v", found, err)
 	}
+}
+
+// TestServerFailStopOnSyncError runs the real pebble engine through the
+// server on a filesystem whose WAL syncs start failing: the write caught
+// by the failure and every later one are answered INTERNAL (never OK),
+// even after the disk "recovers"; reads are still served.
+func TestServerFailStopOnSyncError(t *testing.T) {
+	inj := syncFailures()
+	cfg := testConfig()
+	cfg.Engine, cfg.Dir, cfg.Pebble.FS = EnginePebble, "/db", errorfs.Wrap(vfs.NewMem(), inj)
+	s, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialHello(t, s.Addr(), "")
+	if f := c.rpc(rput(1, hdr, 1, "before", ver(1, 1), "v")); f.Status != protocol.StatusOK {
+		t.Fatalf("write before the fault: %v", f.Status)
+	}
+	inj.On()
+	if f := c.rpc(rput(2, hdr, 1, "during", ver(2, 1), "v")); f.Status != protocol.StatusInternal {
+		t.Fatalf("write during the fault: %v, want INTERNAL", f.Status)
+	}
+	inj.Off()
+	if f := c.rpc(rdel(3, hdr, 1, "before", ver(3, 1))); f.Status != protocol.StatusInternal {
+		t.Fatalf("write after the fault: %v, want INTERNAL", f.Status)
+	}
+	if _, r := result(t, c.rpc(rget(4, 1, "before"))); r.Status != protocol.StatusOK || r.Version != ver(1, 1) {
+		t.Fatalf("read after the fault: %+v", r)
+	}
+	if !s.Failed() {
+		t.Fatal("node not failed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = s.Shutdown(ctx) // may report the engine's error; must not hang or panic
 }
