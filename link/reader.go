@@ -132,6 +132,9 @@ func (c *conn) decode(r *request, f protocol.Frame) replica.Reply {
 	if f.Flags&protocol.FlagCompressed != 0 && cap(body) <= maxKeptScratch {
 		c.scratch = body[:0] // keep a grown scratch for the next compressed reply
 	}
+	if r.raw != nil {
+		return r.raw(f.Header, body)
+	}
 	if r.op == protocol.OpReplicaBatch {
 		return decodeBatchReply(f.Header, body, r.items)
 	}

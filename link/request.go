@@ -25,6 +25,11 @@ type request struct {
 	stop  func() bool        // unregisters the ctx callback
 	one   [1]protocol.Result // backs Reply.Results of a single-item reply: one allocation less
 
+	// Requests that carry no items (RSCAN, RDIGEST; scan.go): frame is
+	// the encoded request with ID 0, and raw decodes the reply body.
+	frame []byte
+	raw   func(h protocol.Header, body []byte) replica.Reply
+
 	id   uint64               // guarded by the connection's mu
 	conn atomic.Pointer[conn] // set once, when inserted into conn's table
 }

@@ -60,7 +60,9 @@ func (p *Pool) send(ctx context.Context, id string, h protocol.ReplicaHeader, it
 func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Item) error {
 	h.DeadlineMs = deadlineMs(r.ctx)
 	var sealed *[]byte
-	if needsSeal(n.pool.cfg.Seal, r.size) {
+	if r.frame != nil {
+		sealed = &r.frame
+	} else if needsSeal(n.pool.cfg.Seal, r.size) {
 		sealed = sealRequest(n.pool.cfg.Seal, r.size, h, items)
 		defer putBuf(sealed)
 	}

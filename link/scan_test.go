@@ -1,0 +1,89 @@
+package link
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/storage"
+)
+
+// TestScanAndDigestAgainstStorageNode pages through a partition with and
+// without values, sees tombstones, and compares digests of two nodes.
+func TestScanAndDigestAgainstStorageNode(t *testing.T) {
+	addrs := map[string]string{}
+	for _, id := range []string{"s1", "s2"} {
+		scfg := storage.DefaultConfig()
+		scfg.Engine, scfg.Sync, scfg.ID = storage.EngineMemory, storage.SyncNone, 9
+		scfg.Logger = slog.New(slog.DiscardHandler)
+		srv, err := storage.Start(scfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Shutdown(context.Background()) })
+		addrs[id] = srv.Addr().String()
+	}
+	p := newTestPool(t, testConfig(), addrs)
+	ctx := ctxFor(t, 10*time.Second)
+	const n = 25
+	for i := range n {
+		for _, id := range []string{"s1", "s2"} {
+			mustOK(t, sendWait(t, p, ctx, id, put(key(i), "v-"+key(i), uint64(i+1)<<16)))
+		}
+	}
+	mustOK(t, sendWait(t, p, ctx, "s1", del(key(3), 100<<16)))
+
+	var after []byte
+	seen, pages, tombs := 0, 0, 0
+	for range n + 1 { // bounded: at least one key per page
+		page, err := p.Scan(ctx, "s1", protocol.Scan{Partition: 1, After: after, Limit: 10, WithValues: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for e, ok := page.Next(); ok; e, ok = page.Next() {
+			seen++
+			after = e.Key
+			if e.Flags&protocol.ResultTombstone != 0 {
+				tombs++
+			} else if string(e.Value) != "v-"+string(e.Key) {
+				t.Fatalf("entry %q value %q", e.Key, e.Value)
+			}
+		}
+		if !page.More {
+			break
+		}
+	}
+	if seen != n || tombs != 1 || pages != 3 {
+		t.Fatalf("scan saw %d keys (%d tombstones) in %d pages, want %d, 1, 3", seen, tombs, pages, n)
+	}
+	page, err := p.Scan(ctx, "s1", protocol.Scan{Partition: 1, Limit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := page.Next(); len(e.Value) != 0 || e.Version.IsZero() {
+		t.Fatalf("scan without values: %+v", e)
+	}
+
+	d1, err := p.Digest(ctx, "s1", protocol.Digest{Partition: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := p.Digest(ctx, "s2", protocol.Digest{Partition: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d1.Keys != n || d2.Keys != n || d1.Digest == d2.Digest {
+		t.Fatalf("digests %+v %+v: want %d keys each, differing sums", d1, d2, n)
+	}
+	mustOK(t, sendWait(t, p, ctx, "s2", del(key(3), 100<<16)))
+	if d2, err = p.Digest(ctx, "s2", protocol.Digest{Partition: 1}); err != nil || d2.Digest != d1.Digest {
+		t.Fatalf("after repair: %+v vs %+v (%v)", d2, d1, err)
+	}
+	if _, err := p.Digest(ctx, "nope", protocol.Digest{}); !errors.Is(err, ErrUnknownNode) {
+		t.Fatalf("unknown node: %v", err)
+	}
+}
