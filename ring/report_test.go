@@ -1,0 +1,71 @@
+package ring
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestReport prints the balance and movement table of PERFORMANCE-ring.md.
+// It builds 1000-node rings at P=2^20, so it only runs on request:
+//
+//	RING_REPORT=1 go test ./ring -run TestReport -v
+func TestReport(t *testing.T) {
+	if os.Getenv("RING_REPORT") == "" {
+		t.Skip("set RING_REPORT=1 to print the PERFORMANCE-ring.md tables")
+	}
+	fmt.Println("| nodes | zones | P | slack | peak/mean | peak/fair | min/mean | add × ideal | unchanged moves (add) | remove × ideal | unchanged moves (remove) | build | WithNode | WithoutNode |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	cases := []struct{ nodes, zones, parts int }{
+		{10, 0, 1 << 16}, {10, 3, 1 << 16},
+		{100, 0, 1 << 16}, {100, 0, 1 << 18}, {100, 4, 1 << 18},
+		{1000, 0, 1 << 16}, {1000, 0, 1 << 20}, {1000, 5, 1 << 20},
+	}
+	for _, c := range cases {
+		reportRow(t, c.nodes, c.zones, c.parts)
+	}
+}
+
+func reportRow(t *testing.T, nodes, zones, parts int) {
+	list := equalNodes(nodes, zones)
+	start := time.Now()
+	r := mustNew(t, Config{Partitions: parts}, list)
+	build := time.Since(start)
+	s := r.Stats()
+
+	start = time.Now()
+	added, err := r.WithNode(Node{ID: "n0003b", Zone: list[1].Zone, Weight: 1})
+	addTime := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, _ := added.NodeIndex("n0003b")
+	addMoves, addBad := replicaMoves(r, added, "n0003b")
+
+	gone := list[nodes/2].ID
+	start = time.Now()
+	removed, err := r.WithoutNode(gone)
+	removeTime := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := r.NodeIndex(gone)
+	removeMoves, removeBad := replicaMoves(r, removed, gone)
+
+	fmt.Printf("| %d | %d | 2^%d | %.3f | %.4f | %.4f | %.4f | %.4f | %d | %.4f | %d | %v | %v | %v |\n",
+		nodes, max(zones, 1), log2(parts), r.cfg.slackFor(nodes),
+		float64(s.MaxLoad)/s.MeanLoad, s.PeakToFair, float64(s.MinLoad)/s.MeanLoad,
+		float64(addMoves)/float64(added.Loads()[i]), addBad,
+		float64(removeMoves)/float64(r.Loads()[j]), removeBad,
+		build.Round(time.Millisecond), addTime.Round(time.Millisecond), removeTime.Round(time.Millisecond))
+}
+
+func log2(n int) int {
+	k := 0
+	for n > 1 {
+		n >>= 1
+		k++
+	}
+	return k
+}
