@@ -52,6 +52,7 @@ func BenchmarkFrontPut(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(per*len(conns))/time.Since(start).Seconds(), "ops/s")
+			b.ReportMetric(float64(per*len(conns))/float64(fe.m.writes.Load()), "replies/write")
 		})
 	}
 }

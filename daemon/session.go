@@ -144,6 +144,7 @@ func (s *session) complete(r *request, res *result) {
 	case wake:
 		// Wake fails only when the loop is shutting down; then the
 		// connection closes and the client sees it.
+		s.fe.m.wakes.Add(1)
 		_ = s.gc.Wake(nil)
 	}
 }
@@ -165,6 +166,7 @@ func (s *session) flush(c gnet.Conn, now int64) string {
 		// gnet's outbound buffer, so b can be reused at once. A write
 		// error closes the connection inside gnet.
 		_, _ = c.Write(b)
+		s.fe.m.writes.Add(1)
 		s.lastActive.Store(now)
 	}
 	if cap(b) > maxRetainedOut {

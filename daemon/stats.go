@@ -26,6 +26,8 @@ type metrics struct {
 	badRequests   atomic.Uint64 // closes for a malformed or oversize frame
 	authFailures  atomic.Uint64
 	replyStatus   [statusSlots]atomic.Uint64
+	writes        atomic.Uint64 // reply writes handed to gnet (one per flush with data)
+	wakes         atomic.Uint64 // loop wake-ups requested by completions
 }
 
 // opSlots covers the client opcodes (0x01..0x08) plus one slot for the rest.
@@ -61,6 +63,8 @@ func (m *metrics) appendText(b *bytes.Buffer) {
 			line(b, "replies_"+lower(s.String()), v)
 		}
 	}
+	line(b, "reply_writes", m.writes.Load())
+	line(b, "wakes", m.wakes.Load())
 	line(b, "in_flight", m.inFlight.Load())
 	line(b, "in_flight_bytes", m.memInFlight.Load())
 	line(b, "busy_sheds", m.busy.Load())
