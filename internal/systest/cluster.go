@@ -1,0 +1,210 @@
+package systest
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/distridata/distridata/client"
+	"github.com/distridata/distridata/ring"
+)
+
+// Options shape a Cluster. Zero fields take the defaults noted.
+type Options struct {
+	Nodes   int // storage nodes; 0 means 5
+	N, W, R int // 0 means 3, 2, 2
+	// Timeout is the daemon's --timeout, the deadline of requests that
+	// carry none; 0 leaves the daemon's default.
+	Timeout time.Duration
+	// NodeArgs and DaemonArgs are extra flags for every node and the
+	// daemon.
+	NodeArgs, DaemonArgs []string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Nodes == 0 {
+		o.Nodes = 5
+	}
+	if o.N == 0 {
+		o.N, o.W, o.R = 3, 2, 2
+	}
+	return o
+}
+
+// Cluster is a running cluster of real processes: storage nodes (pebble,
+// --sync always) behind one proxy each, a daemon whose --nodes are those
+// proxies, and a front proxy before the daemon. Its methods fail t on
+// error; call them from the test goroutine unless a method says otherwise.
+type Cluster struct {
+	t     testing.TB
+	opts  Options
+	dir   string
+	Nodes []*Node
+	// Daemon is the running daemon; RestartDaemon replaces it.
+	Daemon *Proc
+	// Front is a proxy before the daemon, for faults on client links.
+	Front *Proxy
+	ring  *ring.Ring
+}
+
+// Node is one storage node: its process, fixed port and directory, and
+// the proxy the daemon reaches it through.
+type Node struct {
+	ID    string // ring ID "1".."n"
+	Addr  string // its own listen address, fixed across restarts
+	Dir   string
+	Proxy *Proxy
+	Proc  *Proc // the current process; replaced by Restart
+}
+
+// Start starts the nodes, their proxies, the daemon and the front proxy.
+// t.Cleanup stops them all.
+func Start(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	opts = opts.withDefaults()
+	c := &Cluster{t: t, opts: opts, dir: t.TempDir()}
+	var specs []string
+	var ringNodes []ring.Node
+	for i := 1; i <= opts.Nodes; i++ {
+		id := strconv.Itoa(i)
+		n := &Node{ID: id, Addr: freePort(t), Dir: filepath.Join(c.dir, "node"+id)}
+		n.Proc = c.startNode(n)
+		n.Proxy = newProxy(t, "node"+id, n.Addr)
+		c.Nodes = append(c.Nodes, n)
+		specs = append(specs, id+"="+n.Proxy.Addr())
+		ringNodes = append(ringNodes, ring.Node{ID: id, Addr: n.Proxy.Addr(), Weight: 1})
+	}
+	c.ring = c.buildRing(ringNodes)
+	daemonAddr := freePort(t)
+	c.Daemon = c.startDaemon(daemonAddr, strings.Join(specs, ","))
+	c.Front = newProxy(t, "front", daemonAddr)
+	return c
+}
+
+// buildRing computes the daemon's placement the way it does (same
+// config, same epoch), so tests can name a key's owners.
+func (c *Cluster) buildRing(nodes []ring.Node) *ring.Ring {
+	cfg := ring.DefaultConfig()
+	cfg.Replicas = c.opts.N
+	r, err := ring.New(cfg, nodes, 1)
+	if err != nil {
+		c.t.Fatalf("systest: cannot build ring: %v", err)
+	}
+	return r
+}
+
+func (c *Cluster) startNode(n *Node) *Proc {
+	args := append([]string{"node", "--id", n.ID, "--listen", n.Addr, "--dir", n.Dir,
+		"--engine", "pebble", "--sync", "always", "--log-level", "warn"}, c.opts.NodeArgs...)
+	return startProc(c.t, "node "+n.ID, n.Addr, filepath.Join(c.dir, "node"+n.ID+".log"), args...)
+}
+
+func (c *Cluster) startDaemon(addr, nodes string) *Proc {
+	args := []string{"serve", "--listen", addr, "--nodes", nodes,
+		"--n", strconv.Itoa(c.opts.N), "--w", strconv.Itoa(c.opts.W), "--r", strconv.Itoa(c.opts.R),
+		"--log-level", "info"}
+	if c.opts.Timeout > 0 {
+		args = append(args, "--timeout", c.opts.Timeout.String())
+	}
+	args = append(args, c.opts.DaemonArgs...)
+	return startProc(c.t, "daemon", addr, filepath.Join(c.dir, "daemon.log"), args...)
+}
+
+// Addr is the daemon's own address (no proxy in between).
+func (c *Cluster) Addr() string { return c.Daemon.Addr }
+
+// Owners returns the nodes that hold key's replicas, preferred first.
+func (c *Cluster) Owners(key []byte) []*Node {
+	_, ids := c.ring.Lookup(key)
+	out := make([]*Node, 0, len(ids))
+	for _, i := range ids {
+		out = append(out, c.nodeByID(c.ring.Node(i).ID))
+	}
+	return out
+}
+
+func (c *Cluster) nodeByID(id string) *Node {
+	for _, n := range c.Nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	c.t.Fatalf("systest: no node %q", id)
+	return nil
+}
+
+// Kill SIGKILLs node n and waits until it is gone.
+func (c *Cluster) Kill(n *Node) {
+	c.t.Helper()
+	if err := n.Proc.Kill(); err != nil {
+		c.t.Fatalf("systest: %v", err)
+	}
+}
+
+// Restart starts node n again on its directory and port. A killed
+// process's listener and pebble lock die with it, so both are free.
+func (c *Cluster) Restart(n *Node) {
+	c.t.Helper()
+	n.Proc = c.startNode(n)
+}
+
+// Pause sends SIGSTOP to node n: its sockets stay open but nothing is
+// answered, the nastiest kind of slow.
+func (c *Cluster) Pause(n *Node) { c.signal(n.Proc, syscall.SIGSTOP) }
+
+// Resume sends SIGCONT to a paused node.
+func (c *Cluster) Resume(n *Node) { c.signal(n.Proc, syscall.SIGCONT) }
+
+func (c *Cluster) signal(p *Proc, sig syscall.Signal) {
+	c.t.Helper()
+	if err := p.Signal(sig); err != nil {
+		c.t.Fatalf("systest: cannot signal %s: %v", p.Name, err)
+	}
+}
+
+// KillDaemon SIGKILLs the daemon.
+func (c *Cluster) KillDaemon() {
+	c.t.Helper()
+	if err := c.Daemon.Kill(); err != nil {
+		c.t.Fatalf("systest: %v", err)
+	}
+}
+
+// RestartDaemon starts the daemon again with the same arguments and port.
+func (c *Cluster) RestartDaemon() {
+	c.t.Helper()
+	args := c.Daemon.cmd.Args[1:]
+	c.Daemon = startProc(c.t, "daemon", c.Daemon.Addr, c.Daemon.Log, args...)
+}
+
+// Dial connects a client to addr (the daemon or the front proxy). The
+// connection is closed by t.Cleanup too.
+func (c *Cluster) Dial(addr string) *client.Conn {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := client.Dial(ctx, addr, client.DefaultOptions())
+	if err != nil {
+		c.t.Fatalf("systest: cannot dial %s: %v", addr, err)
+	}
+	c.t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// ClearToxics heals every proxy.
+func (c *Cluster) ClearToxics() {
+	for _, n := range c.Nodes {
+		n.Proxy.Clear()
+	}
+	c.Front.Clear()
+}
+
+func (c *Cluster) String() string {
+	return fmt.Sprintf("cluster(%d nodes, N=%d W=%d R=%d, daemon %s, dir %s)",
+		len(c.Nodes), c.opts.N, c.opts.W, c.opts.R, c.Daemon.Addr, c.dir)
+}

@@ -1,0 +1,97 @@
+package systest
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/distridata/distridata/protocol"
+)
+
+// rawTimeout bounds a raw exchange: dial, HELLO, one request.
+const rawTimeout = 5 * time.Second
+
+// ClientHello is the bytes of a valid client HELLO frame (id 1, no
+// token): what a raw connection sends before anything else.
+func ClientHello() []byte {
+	return protocol.AppendHello(nil, 1, protocol.Hello{Version: protocol.ProtocolVersion, Role: protocol.RoleClient})
+}
+
+// DialRaw opens a TCP connection to addr and, if hello, completes the
+// client HELLO exchange, so the caller speaks frames by hand.
+func DialRaw(addr string, hello bool) (net.Conn, error) {
+	nc, err := net.DialTimeout("tcp", addr, rawTimeout)
+	if err != nil || !hello {
+		return nc, err
+	}
+	if err := handshake(nc, ClientHello()); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return nc, nil
+}
+
+func handshake(nc net.Conn, hello []byte) error {
+	nc.SetDeadline(time.Now().Add(rawTimeout))
+	defer nc.SetDeadline(time.Time{})
+	if _, err := nc.Write(hello); err != nil {
+		return err
+	}
+	f, err := ReadFrame(nc)
+	if err != nil {
+		return fmt.Errorf("cannot read HELLO reply: %w", err)
+	}
+	if f.Status != protocol.StatusOK {
+		return fmt.Errorf("HELLO refused: %v", f.Status)
+	}
+	return nil
+}
+
+// ReadFrame reads one whole frame (any size up to the default frame
+// limit); its body is freshly allocated.
+func ReadFrame(r io.Reader) (protocol.Frame, error) {
+	hb := make([]byte, protocol.HeaderSize)
+	if _, err := io.ReadFull(r, hb); err != nil {
+		return protocol.Frame{}, err
+	}
+	h, err := protocol.DecodeHeader(hb, protocol.DefaultMaxFrameSize)
+	if err != nil {
+		return protocol.Frame{}, err
+	}
+	body := make([]byte, h.Length)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return protocol.Frame{}, err
+	}
+	return protocol.Frame{Header: h, Body: body}, nil
+}
+
+// NodeGet reads key straight from node n (a replica GET, bypassing the
+// daemon and n's proxy): the version that one replica stores.
+func (c *Cluster) NodeGet(n *Node, key []byte) (protocol.Result, error) {
+	nc, err := net.DialTimeout("tcp", n.Addr, rawTimeout)
+	if err != nil {
+		return protocol.Result{}, err
+	}
+	defer nc.Close()
+	hello := protocol.AppendHello(nil, 1, protocol.Hello{Version: protocol.ProtocolVersion, Role: protocol.RolePeer})
+	if err := handshake(nc, hello); err != nil {
+		return protocol.Result{}, err
+	}
+	nc.SetDeadline(time.Now().Add(rawTimeout))
+	req := protocol.AppendReplicaOp(nil, 2, protocol.ReplicaHeader{Epoch: c.ring.Epoch()}, protocol.Item{
+		Kind: protocol.ItemGet, Partition: c.ring.Partition(key), Key: key})
+	if _, err := nc.Write(req); err != nil {
+		return protocol.Result{}, err
+	}
+	f, err := ReadFrame(nc)
+	if err != nil {
+		return protocol.Result{}, err
+	}
+	body, err := f.Open(nil, protocol.DefaultMaxFrameSize)
+	if err != nil {
+		return protocol.Result{}, err
+	}
+	_, res, err := protocol.DecodeReplicaReply(f.Header, body)
+	return res, err
+}

@@ -1,0 +1,105 @@
+package systest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/distridata/distridata/client"
+	"github.com/distridata/distridata/protocol"
+)
+
+// Read-back bounds: a checker read retries failed or unknown answers (a
+// replica may still be rejoining), but never for long.
+const (
+	readAttempts = 10
+	readPause    = 100 * time.Millisecond
+	readTimeout  = 2 * time.Second
+	readParallel = 16
+)
+
+// readResult is one key's read-back.
+type readResult struct {
+	value   string
+	version protocol.Version
+	found   bool
+	err     error
+}
+
+// ReadAll reads every key through the daemon, readParallel at a time on
+// one connection, with quorum R (0 = default), and returns a Reader over
+// the answers for CheckSet.
+func (c *Cluster) ReadAll(keys []string, quorum int) Reader {
+	c.t.Helper()
+	conn := c.Dial(c.Addr())
+	defer conn.Close()
+	res := make(map[string]readResult, len(keys))
+	var mu sync.Mutex
+	ch := make(chan string)
+	var wg sync.WaitGroup
+	for range readParallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range ch {
+				r := readKey(conn, k, quorum)
+				mu.Lock()
+				res[k] = r
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, k := range keys {
+		ch <- k
+	}
+	close(ch)
+	wg.Wait()
+	return func(k string) (string, bool, error) {
+		r, ok := res[k]
+		if !ok {
+			return "", false, errors.New("systest: key not read back")
+		}
+		return r.value, r.found, r.err
+	}
+}
+
+// readKey reads k until it gets an answer (a value or NOT_FOUND) or runs
+// out of attempts.
+func readKey(conn *client.Conn, k string, quorum int) readResult {
+	opts := []client.CallOption{client.WithDeadline(readTimeout)}
+	if quorum > 0 {
+		opts = append(opts, client.WithQuorum(quorum))
+	}
+	var r readResult
+	for range readAttempts {
+		b, v, err := conn.Get(context.Background(), []byte(k), opts...)
+		r = readResult{value: string(b), version: v, found: err == nil, err: err}
+		if err == nil || errors.Is(err, client.ErrNotFound) {
+			r.err = nil
+			return r
+		}
+		time.Sleep(readPause)
+	}
+	return r
+}
+
+// Divergent reads key at each of its owners directly and reports whether
+// they disagree on the stored version (replicas have not converged). It
+// returns the versions seen, owner order.
+func (c *Cluster) Divergent(key string) (bool, []protocol.Version, error) {
+	var vs []protocol.Version
+	for _, n := range c.Owners([]byte(key)) {
+		res, err := c.NodeGet(n, []byte(key))
+		if err != nil {
+			return false, nil, err
+		}
+		vs = append(vs, res.Version)
+	}
+	for _, v := range vs[1:] {
+		if v != vs[0] {
+			return true, vs, nil
+		}
+	}
+	return false, vs, nil
+}
