@@ -111,15 +111,6 @@ func (m *members) cost(p uint32, i uint16) float64 {
 	return float64(int64(negLog2(draw(m.seed[i], p)))) * m.invW[i]
 }
 
-// totalWeight sums weights in ID order, so the float result is reproducible.
-func (m *members) totalWeight() float64 {
-	var w float64
-	for _, n := range m.nodes {
-		w += n.Weight
-	}
-	return w
-}
-
 // maxPerZone is how many owners of one partition may share a zone: 1 when
 // there are at least N zones, else the even spread ceil(N/Z), raised until
 // the zones' sizes can actually seat N owners.
