@@ -57,7 +57,7 @@
 // 10/100/1000 nodes with movement within about 5% of ideal, provided each node
 // owns a few thousand partition replicas (P=2^16 up to ~100 nodes, P=2^20 at
 // 1000). With fewer partitions per node the chains grow: at 1000 nodes and
-// P=2^16 a change moves about 1.6× the ideal. With Slack=1 capacities never
+// P=2^16 a change moves about 1.5× the ideal. With Slack=1 capacities never
 // bind and the ring is plain, minimal-movement rendezvous: exactly the ideal
 // movement, none between unchanged nodes. Fair shares respect placement
 // limits: a node owns a partition at most once, and with Z ≥ N zones each
