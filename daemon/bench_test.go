@@ -3,7 +3,9 @@ package daemon_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,13 +42,44 @@ func benchDaemon(b *testing.B, get bool) {
 				}
 				b.SetBytes(int64(size))
 				b.ReportAllocs()
+				before := wireStats(b, conns[0])
 				b.ResetTimer()
-				start := time.Now()
+				start, cpu0 := time.Now(), processCPU()
 				runLoad(b, conns, pipeline, value, get)
 				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
+				b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
+				after := wireStats(b, conns[0])
+				if w := after["reply_writes"] - before["reply_writes"]; w > 0 {
+					b.ReportMetric(float64(b.N)/float64(w), "replies/write")
+				}
 			})
 		}
 	}
+}
+
+// processCPU is the CPU time (user + system) of this process, which runs
+// the client, the daemon and the nodes: CPU per operation is steadier than
+// ops/s on a shared machine.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// wireStats reads the daemon's STATS counters.
+func wireStats(b *testing.B, c *client.Conn) map[string]int64 {
+	text, err := c.Stats(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := map[string]int64{}
+	for _, line := range strings.Split(text, "\n") {
+		if name, v, ok := strings.Cut(line, " "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			m[name] = n
+		}
+	}
+	return m
 }
 
 func preload(b *testing.B, c *client.Conn, value []byte) {
