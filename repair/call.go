@@ -1,0 +1,63 @@
+package repair
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/replica"
+)
+
+// Nodes is what anti-entropy and rebalancing need from the links to the
+// storage nodes; *link.Pool implements it.
+type Nodes interface {
+	replica.Backend
+	// Scan returns one RSCAN page; its entries belong to the caller.
+	Scan(ctx context.Context, node string, s protocol.Scan) (protocol.ScanReply, error)
+	// Digest returns a partition's RDIGEST.
+	Digest(ctx context.Context, node string, d protocol.Digest) (protocol.DigestReply, error)
+}
+
+// sendWait sends items to node through b and waits for the reply. The
+// Backend contract calls done exactly once, at the latest when ctx ends.
+func sendWait(ctx context.Context, b replica.Backend, node string, epoch uint64, items []protocol.Item) ([]protocol.Result, error) {
+	ch := make(chan replica.Reply, 1)
+	b.Send(ctx, node, protocol.ReplicaHeader{Epoch: epoch}, items, func(r replica.Reply) { ch <- r })
+	r := <-ch
+	if r.Err != nil {
+		return nil, fmt.Errorf("cannot send %d items to node %s: %w", len(items), node, r.Err)
+	}
+	if len(r.Results) != len(items) {
+		return nil, fmt.Errorf("node %s answered %d results for %d items: %w", node, len(r.Results), len(items), ErrBadReply)
+	}
+	return r.Results, nil
+}
+
+// acked reports whether a write result means the node holds that version
+// or a newer one.
+func acked(st protocol.Status) bool {
+	return st == protocol.StatusOK || st == protocol.StatusSuperseded
+}
+
+// itemBytes is an item's payload size for the byte throttles.
+func itemBytes(it *protocol.Item) int { return len(it.Key) + len(it.Value) + protocol.VersionSize }
+
+// batcher cuts items into requests of at most maxItems items and maxBytes
+// payload bytes (an item larger than maxBytes goes alone).
+type batcher struct {
+	maxItems, maxBytes int
+	items              []protocol.Item
+	bytes              int
+}
+
+// full reports whether adding it would overflow the current batch.
+func (b *batcher) full(it *protocol.Item) bool {
+	return len(b.items) > 0 && (len(b.items) >= b.maxItems || b.bytes+itemBytes(it) > b.maxBytes)
+}
+
+func (b *batcher) add(it protocol.Item) {
+	b.items = append(b.items, it)
+	b.bytes += itemBytes(&it)
+}
+
+func (b *batcher) reset() { clear(b.items); b.items, b.bytes = b.items[:0], 0 }

@@ -1,0 +1,50 @@
+package repair
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Limiter is a pair of token buckets, items and bytes per second, shared by
+// the goroutines of one kind of repair traffic. Its burst is one second of
+// each rate. A request larger than the burst is let through and paid for
+// by waiting afterwards (the bucket goes into debt), so the long-run rate
+// never exceeds the configured one and no request is refused for its size.
+type Limiter struct {
+	mu           sync.Mutex
+	itemRate     float64
+	byteRate     float64
+	items, bytes float64 // tokens; negative is debt
+	last         time.Time
+	now          func() time.Time
+}
+
+// NewLimiter returns a limiter at the given rates, starting full.
+func NewLimiter(itemsPerSec, bytesPerSec float64) *Limiter {
+	return &Limiter{itemRate: itemsPerSec, byteRate: bytesPerSec, items: itemsPerSec, bytes: bytesPerSec, last: time.Now(), now: time.Now}
+}
+
+// Wait takes items and bytes tokens and blocks, within ctx, until the
+// buckets are out of debt. Safe for concurrent use.
+func (l *Limiter) Wait(ctx context.Context, items, bytes int) error {
+	l.mu.Lock()
+	now := l.now()
+	dt := now.Sub(l.last).Seconds()
+	l.last = now
+	l.items = min(l.itemRate, l.items+dt*l.itemRate) - float64(items)
+	l.bytes = min(l.byteRate, l.bytes+dt*l.byteRate) - float64(bytes)
+	wait := max(-l.items/l.itemRate, -l.bytes/l.byteRate, 0)
+	l.mu.Unlock()
+	if wait == 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(time.Duration(wait * float64(time.Second)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

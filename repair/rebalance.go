@@ -1,0 +1,262 @@
+package repair
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/ring"
+)
+
+// Mover is the coordinator's side of a ring change; *replica.Coordinator
+// implements it (see replica/move.go for the dual-write rule).
+type Mover interface {
+	SetPending(ctx context.Context, next *ring.Ring) error
+	CommitPending(ctx context.Context) error
+	ClearPending()
+	Ring() *ring.Ring
+}
+
+// retryPause is the first pause before a failed partition copy is retried;
+// it grows linearly with the attempt.
+const retryPause = 100 * time.Millisecond
+
+// Rebalancer moves the data of the partitions a ring change reassigns.
+// One Move runs at a time; its progress (the last key copied per partition
+// and source) is kept in memory, so a Move that failed resumes where it
+// stopped when called again with the same rings.
+type Rebalancer struct {
+	cfg   Config
+	log   *slog.Logger
+	nodes Nodes
+	coord Mover
+	limit *Limiter
+
+	mu       sync.Mutex // held by Move; guards progress and target
+	target   uint64     // Hash of the ring progress is for
+	progress map[srcKey]*cursor
+
+	stats moveCounters
+}
+
+type srcKey struct {
+	partition uint32
+	source    string
+}
+
+// cursor is how far a source's copy of a partition got.
+type cursor struct {
+	after []byte
+	done  bool
+}
+
+type moveCounters struct {
+	moves, partitions, keys, bytes, retries, failures atomic.Uint64
+}
+
+// MoveStats are cumulative rebalancing counters.
+type MoveStats struct {
+	Moves      uint64 // ring changes committed
+	Partitions uint64 // partitions copied to their new owners
+	Keys       uint64 // key copies acknowledged by new owners
+	Bytes      uint64 // their key and value bytes
+	Retries    uint64 // partition copies retried after an error
+	Failures   uint64 // Moves that gave up
+}
+
+// MoveReport is what one Move did.
+type MoveReport struct {
+	Partitions int   // partitions whose owner set changed
+	Keys       int   // key copies acknowledged by new owners
+	Bytes      int64 // their key and value bytes
+	Retries    int
+	Duration   time.Duration
+}
+
+// NewRebalancer returns a Rebalancer copying through nodes and switching
+// rings through coord.
+func NewRebalancer(cfg Config, nodes Nodes, coord Mover) (*Rebalancer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Rebalancer{cfg: cfg, log: cfg.logger(), nodes: nodes, coord: coord,
+		limit: NewLimiter(cfg.MoveItemsPerSec, cfg.MoveBytesPerSec), progress: map[srcKey]*cursor{}}, nil
+}
+
+// Stats returns the cumulative counters.
+func (rb *Rebalancer) Stats() MoveStats {
+	return MoveStats{
+		Moves: rb.stats.moves.Load(), Partitions: rb.stats.partitions.Load(),
+		Keys: rb.stats.keys.Load(), Bytes: rb.stats.bytes.Load(),
+		Retries: rb.stats.retries.Load(), Failures: rb.stats.failures.Load(),
+	}
+}
+
+// Move changes the coordinator's ring from old (its current ring) to next:
+// it makes writes reach both owner sets, copies every moving partition
+// from its current owners to the owners next adds, throttled, and then
+// commits next. The Backend must already reach next's nodes. On error the
+// dual writes stay in place and old still serves reads: call Move again
+// to resume, or Cancel to abandon. Removing the data of owners that lost
+// a partition is left to the operator (see NOTES.md).
+func (rb *Rebalancer) Move(ctx context.Context, old, next *ring.Ring) (MoveReport, error) {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	start := time.Now()
+	if cur := rb.coord.Ring(); cur.Hash() != old.Hash() {
+		return MoveReport{}, fmt.Errorf("%w: old ring (epoch %d) is not the coordinator's (epoch %d)", ErrConfig, old.Epoch(), cur.Epoch())
+	}
+	if rb.target != next.Hash() {
+		rb.target, rb.progress = next.Hash(), map[srcKey]*cursor{}
+	}
+	if err := rb.coord.SetPending(ctx, next); err != nil {
+		return MoveReport{}, err
+	}
+	moves := ring.Diff(old, next)
+	rep := MoveReport{Partitions: len(moves)}
+	for _, m := range moves {
+		if err := rb.movePartition(ctx, next.Epoch(), m, &rep); err != nil {
+			rb.stats.failures.Add(1)
+			rep.Duration = time.Since(start)
+			return rep, fmt.Errorf("cannot move partition %d: %w", m.Partition, err)
+		}
+		rb.stats.partitions.Add(1)
+	}
+	if err := rb.coord.CommitPending(ctx); err != nil {
+		return rep, err
+	}
+	rb.progress = map[srcKey]*cursor{}
+	rb.stats.moves.Add(1)
+	rep.Duration = time.Since(start)
+	rb.log.Info("repair: ring change committed", "epoch", next.Epoch(), "partitions", rep.Partitions,
+		"keys", rep.Keys, "bytes", rep.Bytes, "retries", rep.Retries, "took", rep.Duration)
+	return rep, nil
+}
+
+// Cancel abandons a failed Move: writes go to the current owners only.
+func (rb *Rebalancer) Cancel() {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	rb.coord.ClearPending()
+	rb.progress, rb.target = map[srcKey]*cursor{}, 0
+}
+
+// movePartition copies one partition, retrying from its cursors.
+func (rb *Rebalancer) movePartition(ctx context.Context, epoch uint64, m ring.Move, rep *MoveReport) error {
+	var targets []string
+	for _, id := range m.To {
+		if !slices.Contains(m.From, id) {
+			targets = append(targets, id)
+		}
+	}
+	var err error
+	for attempt := 0; attempt <= rb.cfg.MoveRetries; attempt++ {
+		if attempt > 0 {
+			rep.Retries++
+			rb.stats.retries.Add(1)
+			rb.log.Info("repair: retrying partition copy", "partition", m.Partition, "attempt", attempt, "err", err)
+			if werr := sleepCtx(ctx, time.Duration(attempt)*retryPause); werr != nil {
+				return werr
+			}
+		}
+		if err = rb.copyPartition(ctx, epoch, m, targets, rep); err == nil || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// copyPartition streams the partition from every current owner that is up
+// (at least len(From)-W+1 of them, so every acknowledged write is seen) to
+// every target.
+func (rb *Rebalancer) copyPartition(ctx context.Context, epoch uint64, m ring.Move, targets []string, rep *MoveReport) error {
+	var sources []string
+	for _, id := range m.From {
+		if rb.nodes.Up(id) {
+			sources = append(sources, id)
+		}
+	}
+	if need := len(m.From) - rb.cfg.WriteQuorum + 1; len(sources) < need {
+		return fmt.Errorf("%d of %d owners up, need %d: %w", len(sources), len(m.From), need, ErrTooFewSources)
+	}
+	for _, src := range sources {
+		if err := rb.copySource(ctx, epoch, m.Partition, src, targets, rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copySource pages through src's copy of the partition with values and
+// writes each page to every target, advancing the cursor after each page
+// all targets acknowledged.
+func (rb *Rebalancer) copySource(ctx context.Context, epoch uint64, p uint32, src string, targets []string, rep *MoveReport) error {
+	k := srcKey{p, src}
+	cur := rb.progress[k]
+	if cur == nil {
+		cur = &cursor{}
+		rb.progress[k] = cur
+	}
+	for !cur.done {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cctx, cancel := context.WithTimeout(ctx, rb.cfg.Timeout)
+		page, err := rb.nodes.Scan(cctx, src, protocol.Scan{
+			ReplicaHeader: protocol.ReplicaHeader{Epoch: epoch}, Partition: p, After: cur.after,
+			Limit: uint16(rb.cfg.ScanPage), WithValues: true,
+		})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("cannot scan node %s: %w", src, err)
+		}
+		items, last := pageItems(&page, p)
+		for _, t := range targets {
+			keys, bytes, err := writeBatched(ctx, rb.nodes, rb.limit, rb.cfg, t, epoch, items)
+			rep.Keys += keys
+			rep.Bytes += bytes
+			rb.stats.keys.Add(uint64(keys))
+			rb.stats.bytes.Add(uint64(bytes))
+			if err != nil {
+				return err
+			}
+		}
+		if last != nil {
+			cur.after = last
+		}
+		cur.done = !page.More
+	}
+	return nil
+}
+
+// pageItems turns a scan page into versioned writes and returns the last
+// key, or nil for an empty page.
+func pageItems(page *protocol.ScanReply, p uint32) ([]protocol.Item, []byte) {
+	items := make([]protocol.Item, 0, page.Count)
+	var last []byte
+	for e, ok := page.Next(); ok; e, ok = page.Next() {
+		it := protocol.Item{Kind: protocol.ItemPut, Partition: p, Version: e.Version, Key: e.Key, Value: e.Value}
+		if e.Flags&protocol.ResultTombstone != 0 {
+			it.Kind, it.Value = protocol.ItemDel, nil
+		}
+		items = append(items, it)
+		last = e.Key
+	}
+	return items, last
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
