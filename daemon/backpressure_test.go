@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"testing"
@@ -263,5 +264,44 @@ func TestFrontShutdownDeadline(t *testing.T) {
 	// A later Shutdown waits for what the first one cut short.
 	if err := fe.shutdown(context.Background()); err != nil {
 		t.Fatalf("second shutdown: %v", err)
+	}
+}
+
+// jitterStore delays each call by a few random microseconds, so
+// completions race the loop's flushes and pauses in every order.
+type jitterStore struct{ *fakeStore }
+
+func (j jitterStore) Get(ctx context.Context, key []byte, r int) ([]byte, protocol.Version, error) {
+	time.Sleep(time.Duration(rand.IntN(200)) * time.Microsecond)
+	return j.fakeStore.Get(ctx, key, r)
+}
+
+// Every reply arrives without the client sending more: no completion is
+// lost between the window filling, the flush and the wake-up.
+func TestFrontNoLostWakeups(t *testing.T) {
+	cfg := testConfig()
+	cfg.ConnWindow = 3 // pause and resume constantly
+	fe := startFront(t, cfg, jitterStore{newFakeStore()})
+	const conns, perConn = 10, 300
+	var wg sync.WaitGroup
+	for range conns {
+		c := dialHello(t, fe.addr, "")
+		wg.Go(func() {
+			var buf []byte
+			for i := range perConn {
+				buf = protocol.AppendGet(buf, uint64(i), protocol.KeyRequest{Key: []byte("k")})
+			}
+			c.send(buf) // all at once, then only read
+			for range perConn {
+				if _, err := c.tryRecv(5 * time.Second); err != nil {
+					t.Errorf("reply missing: %v (pauses so far %d)", err, fe.m.pauses.Load())
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if fe.m.pauses.Load() == 0 {
+		t.Fatal("the window never filled: the test did not test pausing")
 	}
 }

@@ -32,9 +32,9 @@ func (fe *frontend) OnTraffic(c gnet.Conn) gnet.Action {
 			s.decideClose(reason)
 			return gnet.Close
 		}
-		// A completion that landed between the window filling and the
-		// flush found a wake-up already pending, and that wake-up has just
-		// been consumed: look again rather than wait for one more.
+		// Completions that landed while this call ran reopened the window;
+		// the wake-up they queued would bring us back here anyway, so look
+		// again now and save the trip through the loop's task queue.
 		if !s.paused || !s.windowOpen() {
 			break
 		}
