@@ -58,8 +58,6 @@ type frontend struct {
 	victims  []*session // sweeper scratch; OnTick goroutine only
 
 	logLimit rateLimit
-
-	shutdownOnce sync.Once
 }
 
 // startFrontend listens on cfg.Listen and serves store until shutdown.
@@ -211,7 +209,7 @@ func (fe *frontend) statsText() []byte {
 // shutdown drains and stops the front end; see Daemon.Shutdown. It is
 // idempotent: later calls wait for the same stop.
 func (fe *frontend) shutdown(ctx context.Context) error {
-	fe.shutdownOnce.Do(func() { fe.draining.Store(true) })
+	fe.draining.Store(true)
 	err := fe.drain(ctx)
 	// Past the drain (or its deadline), cut what is left: cancel request
 	// contexts so store calls return, then stop gnet, which closes every
