@@ -32,8 +32,12 @@ func h2Frames() []truncFrame {
 		{"PUT", true, func(o int) []byte {
 			return protocol.AppendPut(nil, 2, protocol.Put{Options: opts, Key: k("put", o), Value: []byte("must-not-be-applied")})
 		}},
-		{"GET", true, func(o int) []byte { return protocol.AppendGet(nil, 3, protocol.KeyRequest{Options: opts, Key: k("get", o)}) }},
-		{"DEL", true, func(int) []byte { return protocol.AppendDel(nil, 4, protocol.KeyRequest{Options: opts, Key: []byte(h2DelKey)}) }},
+		{"GET", true, func(o int) []byte {
+			return protocol.AppendGet(nil, 3, protocol.KeyRequest{Options: opts, Key: k("get", o)})
+		}},
+		{"DEL", true, func(int) []byte {
+			return protocol.AppendDel(nil, 4, protocol.KeyRequest{Options: opts, Key: []byte(h2DelKey)})
+		}},
 		{"MPUT", true, func(o int) []byte {
 			return protocol.AppendMPut(nil, 5, opts, []protocol.KV{{Key: k("mput-a", o), Value: []byte("x")}, {Key: k("mput-b", o), Value: []byte("y")}})
 		}},

@@ -79,7 +79,8 @@ type Op struct {
 	Version protocol.Version
 	Outcome Outcome
 	Call    int64
-	Return  int64 // Infinity for an Unknown outcome
+	Return  int64         // Infinity for an Unknown outcome
+	Took    time.Duration // how long the call took, whatever its outcome
 	Err     string
 }
 
@@ -178,4 +179,13 @@ func (c Counts) Succeeded() float64 {
 func (c Counts) String() string {
 	return fmt.Sprintf("ops=%d ok=%d not_found=%d failed=%d unknown=%d acked_writes=%d",
 		c.Ops, c.OK, c.NotFound, c.Failed, c.Unknown, c.AckedWrites)
+}
+
+// MaxTook is the longest call among ops.
+func MaxTook(ops []Op) time.Duration {
+	var m time.Duration
+	for _, op := range ops {
+		m = max(m, op.Took)
+	}
+	return m
 }

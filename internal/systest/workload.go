@@ -209,6 +209,7 @@ func (wk *worker) del(ctx context.Context, key string) {
 
 func (wk *worker) finish(op Op, v protocol.Version, err error) {
 	op.Return = wk.h.Now()
+	op.Took = time.Duration(op.Return - op.Call)
 	op.Version = v
 	var ok bool
 	if op.Outcome, ok = Classify(err); !ok {
