@@ -39,12 +39,14 @@ type driver struct {
 	writeErr, readErr error
 
 	// Writer-owned.
-	rng    *rand.Rand
-	key    []byte
-	taken  []uint32      // slots taken for the batch being built
-	seq    uint64        // sequence number of the next request
-	phase  time.Duration // open loop: offset of this connection's schedule
-	unsent uint64        // open loop: measured requests due but never sent
+	rng       *rand.Rand
+	key       []byte
+	taken     []uint32      // slots taken for the batch being built
+	seq       uint64        // sequence number of the next request
+	phase     time.Duration // open loop: offset of this connection's schedule
+	unsent    uint64        // open loop: measured requests due but never sent
+	maxLag    time.Duration // open loop: latest send past an intended time
+	lateSends uint64        // open loop: measured requests sent > lateSend late
 
 	// Reader-owned.
 	freed     []uint32 // slots freed by the read batch being handled

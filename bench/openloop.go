@@ -49,7 +49,7 @@ func (d *driver) schedule(next *time.Duration) (spent bool, err error) {
 		}
 		var n int
 		var more bool
-		buf, n, more = d.appendDue(buf[:0], next)
+		buf, n, more = d.appendDue(buf[:0], next, now)
 		d.slots.give(d.taken[n:])
 		if n > 0 {
 			if err := d.flush(buf, n); err != nil {
@@ -65,12 +65,16 @@ func (d *driver) schedule(next *time.Duration) (spent bool, err error) {
 
 // appendDue appends a due request into each taken slot, advancing *next.
 // more is false once the request budget is spent.
-func (d *driver) appendDue(buf []byte, next *time.Duration) (_ []byte, n int, more bool) {
+// now is the send time, to measure how late the generator itself is.
+func (d *driver) appendDue(buf []byte, next *time.Duration, now time.Duration) (_ []byte, n int, more bool) {
 	for _, slot := range d.taken {
 		at := *next
 		measured := at >= d.run.measureFrom
 		if measured && d.run.reserve(1) == 0 {
 			return buf, n, false
+		}
+		if measured {
+			d.noteLag(now - at)
 		}
 		buf = d.appendNext(buf, slot, at, measured)
 		*next += d.run.interval
@@ -104,4 +108,17 @@ func (d *driver) countUnsent(next time.Duration) uint64 {
 		return 0
 	}
 	return uint64((end - next + iv - 1) / iv)
+}
+
+// lateSend is the send lag past which a request counts as sent late: well
+// above timer slack, so a count that grows means the generator (or a full
+// window) could not keep the schedule, and the latencies include that.
+const lateSend = time.Millisecond
+
+// noteLag records how long after its intended time a request was sent.
+func (d *driver) noteLag(lag time.Duration) {
+	d.maxLag = max(d.maxLag, lag)
+	if lag > lateSend {
+		d.lateSends++
+	}
 }

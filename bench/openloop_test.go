@@ -16,6 +16,11 @@ func TestOpenLoopHoldsTheRate(t *testing.T) {
 	if len(res.Errors) != 0 {
 		t.Errorf("errors %v", res.Errors)
 	}
+	// How late sends are depends on the machine's load (timer slack under
+	// -race on 2 busy cores is often over 1 ms), so check only the bookkeeping.
+	if res.MaxSendLag <= 0 || res.LateSends > res.Ops {
+		t.Errorf("max send lag %v, %d late sends of %d", res.MaxSendLag, res.LateSends, res.Ops)
+	}
 }
 
 // A server that stalls once for 300 ms: a closed loop with one request in

@@ -38,6 +38,10 @@ type Result struct {
 	Statuses  map[string]uint64 // every measured reply, by status name
 	Errors    map[string]uint64 // non-ok statuses and generator-side failures
 	Sent      uint64            // requests written, warmup included
+	// Open loop only: how far the generator fell behind its own schedule.
+	// Latencies already include it; these say whose fault it was.
+	MaxSendLag time.Duration // latest send after a request's intended time
+	LateSends  uint64        // measured requests sent more than 1 ms late
 }
 
 // result merges the recorders once every goroutine has returned.
@@ -65,6 +69,8 @@ func (r *runner) result(drivers []*driver, recs []*recorder) Result {
 	}
 	for _, d := range drivers {
 		res.Sent += d.sent.Load()
+		res.MaxSendLag = max(res.MaxSendLag, d.maxLag)
+		res.LateSends += d.lateSends
 	}
 	res.Latency = summarize(all)
 	res.Elapsed = max(last-r.measureFrom, 0)
@@ -164,6 +170,8 @@ type jsonResult struct {
 	Statuses map[string]uint64      `json:"statuses"`
 	ElapsedS float64                `json:"elapsed_s"`
 	Sent     uint64                 `json:"sent"`
+	LateSend uint64                 `json:"late_sends"`
+	MaxLagMs float64                `json:"max_send_lag_ms"`
 	PerOp    map[string]jsonLatency `json:"per_op"`
 
 	Target     Target  `json:"target"`
@@ -194,7 +202,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	j := jsonResult{
 		jsonLatency: toJSONLatency(r.Ops, r.OpsPerSec, r.Latency),
 		Errors:      r.Errors, Statuses: r.Statuses,
-		ElapsedS: r.Elapsed.Seconds(), Sent: r.Sent, PerOp: map[string]jsonLatency{},
+		ElapsedS: r.Elapsed.Seconds(), Sent: r.Sent, LateSend: r.LateSends, MaxLagMs: ms(r.MaxSendLag), PerOp: map[string]jsonLatency{},
 		Target: c.Target, Addr: c.address(), Loop: c.loopName(), Conns: c.Conns, Pipeline: c.Pipeline,
 		Keys: c.Keys, Dist: c.Dist, ValueSize: c.ValueSize,
 		Ratio:     fmt.Sprintf("%d:%d", c.SetWeight, c.GetWeight),
@@ -230,6 +238,9 @@ func (r Result) WriteText(w io.Writer) error {
 	writeRow(&b, "all", r.OpsPerSec, r.Latency)
 	for _, k := range slices.Sorted(maps.Keys(r.PerOp)) {
 		writeRow(&b, k, r.PerOp[k].OpsPerSec, r.PerOp[k].Latency)
+	}
+	if c.openLoop() {
+		fmt.Fprintf(&b, "open loop: %d requests sent over %v late, latest %.3f ms late\n", r.LateSends, lateSend, ms(r.MaxSendLag))
 	}
 	if len(r.Errors) == 0 {
 		b.WriteString("errors: none\n")

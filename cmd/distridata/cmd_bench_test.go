@@ -70,7 +70,7 @@ func TestBenchUnreachableServer(t *testing.T) {
 // server that answers +OK to each SET. Every SET has the same length
 // (16-byte keys, fixed value size), so it counts them by bytes.
 func TestBenchJSONAgainstRESP(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent()) // other tests' servers are not ours to judge
 	const valueSize = 10
 	setLen := len("*3\r\n$3\r\nSET\r\n$16\r\n") + 16 + len("\r\n$10\r\n") + valueSize + 2
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
