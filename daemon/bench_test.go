@@ -52,6 +52,9 @@ func benchDaemon(b *testing.B, get bool) {
 				if w := after["reply_writes"] - before["reply_writes"]; w > 0 {
 					b.ReportMetric(float64(b.N)/float64(w), "replies/write")
 				}
+				if w := sumLinks(after, "writes") - sumLinks(before, "writes"); w > 0 {
+					b.ReportMetric(float64(sumLinks(after, "sent")-sumLinks(before, "sent"))/float64(w), "link-frames/write")
+				}
 			})
 		}
 	}
@@ -80,6 +83,17 @@ func wireStats(b *testing.B, c *client.Conn) map[string]int64 {
 		}
 	}
 	return m
+}
+
+// sumLinks adds up the link_<node>_<field> counters of every node.
+func sumLinks(stats map[string]int64, field string) int64 {
+	var n int64
+	for name, v := range stats {
+		if strings.HasPrefix(name, "link_") && strings.HasSuffix(name, "_"+field) {
+			n += v
+		}
+	}
+	return n
 }
 
 func preload(b *testing.B, c *client.Conn, value []byte) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/distridata/distridata/link"
 	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/repair"
 	"github.com/distridata/distridata/replica"
 	"github.com/distridata/distridata/ring"
 )
@@ -80,6 +81,10 @@ type Config struct {
 	// Link configures the pooled connections to storage nodes. Its Logger
 	// and OnStamp are set by Start.
 	Link link.Config
+	// Repair configures hinted handoff (on when Repair.Dir, the daemon's
+	// data directory for hints, is set), anti-entropy and rebalancing.
+	// Its WriteQuorum and Logger are set by Start; zero means defaults.
+	Repair repair.Config
 	// Limits are the sizes enforced on client frames. Zero value is
 	// rejected; DefaultConfig sets protocol.DefaultLimits.
 	Limits protocol.Limits
@@ -135,6 +140,7 @@ func DefaultConfig() Config {
 		Ring:                ring.DefaultConfig(),
 		Replica:             replica.DefaultConfig(),
 		Link:                link.DefaultConfig(),
+		Repair:              repair.DefaultConfig(),
 		Limits:              protocol.DefaultLimits(),
 		MaxConns:            DefaultMaxConns,
 		IdleTimeout:         DefaultIdleTimeout,

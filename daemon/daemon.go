@@ -25,12 +25,13 @@ const seedPoll = 5 * time.Millisecond
 // Daemon is a running coordinator: client front end, replication core and
 // links to the storage nodes. Its methods are safe for concurrent use.
 type Daemon struct {
-	cfg   Config
-	log   *slog.Logger
-	clock *protocol.Clock
-	pool  *link.Pool
-	coord *replica.Coordinator
-	fe    *frontend
+	cfg    Config
+	log    *slog.Logger
+	clock  *protocol.Clock
+	pool   *link.Pool
+	coord  *replica.Coordinator
+	fe     *frontend
+	repair *repairs // hints, anti-entropy, rebalancing (repair.go)
 
 	closeOnce sync.Once
 }
@@ -63,16 +64,29 @@ func Start(cfg Config) (*Daemon, error) {
 	}
 	d.pool.SetNodes(addrs)
 	d.seedClock()
+	if d.repair, err = openRepairs(cfg, d.pool); err != nil {
+		d.pool.Close()
+		return nil, err
+	}
 	rep := cfg.Replica
 	rep.Origin = cfg.ID
 	rep.Logger = cfg.Logger.With("component", "replica")
-	if d.coord, err = replica.New(rep, r, d.pool, d.clock); err != nil {
+	rep.OnMiss = d.repair.onMiss()
+	if d.coord, err = replica.New(rep, r, d.pool, d.clock); err == nil {
+		err = d.repair.start(d.pool, d.coord)
+	}
+	if err != nil {
+		if d.coord != nil {
+			d.coord.Close()
+		}
+		d.repair.close()
 		d.pool.Close()
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	epoch := func() uint64 { return d.coord.Ring().Epoch() }
 	if d.fe, err = startFrontend(cfg, d.coord, d.clock, epoch, d.appendStats); err != nil {
 		d.coord.Close()
+		d.repair.close()
 		d.pool.Close()
 		return nil, err
 	}
@@ -130,6 +144,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	err := d.fe.shutdown(ctx)
 	d.closeOnce.Do(func() {
 		d.coord.Close()
+		d.repair.close()
 		d.pool.Close()
 		d.log.Info("daemon stopped", "addr", d.fe.addr)
 	})
@@ -155,6 +170,7 @@ func (d *Daemon) appendStats(b *bytes.Buffer) {
 		line(b, kv.name, kv.v)
 	}
 	line(b, "clock", d.clock.Last())
+	d.repair.appendStats(b)
 	for _, n := range d.pool.Stats() {
 		p := "link_" + n.ID + "_"
 		up := int64(0)

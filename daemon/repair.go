@@ -1,0 +1,156 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/distridata/distridata/link"
+	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/repair"
+	"github.com/distridata/distridata/replica"
+	"github.com/distridata/distridata/ring"
+)
+
+// repairs are the daemon's hinted handoff (when Config.Repair.Dir is set),
+// background anti-entropy and rebalancer (package repair). The hints store
+// opens before the coordinator, whose OnMiss feeds it; the rest starts
+// once the coordinator exists. close stops everything it started.
+type repairs struct {
+	cfg   repair.Config
+	hints *repair.Hints // nil without Repair.Dir
+	ae    *repair.AntiEntropy
+	reb   *repair.Rebalancer
+}
+
+// openRepairs validates the repair config and opens the hints store.
+func openRepairs(cfg Config, pool *link.Pool) (*repairs, error) {
+	rc := cfg.Repair
+	if rc == (repair.Config{}) { // a Config built without DefaultConfig
+		rc = repair.DefaultConfig()
+	}
+	rc.WriteQuorum = cfg.Replica.W
+	rc.Logger = cfg.Logger.With("component", "repair")
+	r := &repairs{cfg: rc}
+	if rc.Dir == "" {
+		return r, rc.Validate()
+	}
+	h, err := repair.OpenHints(rc, pool)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	r.hints = h
+	return r, nil
+}
+
+// onMiss is the coordinator's OnMiss hook: nil (no hints) without a Dir.
+func (r *repairs) onMiss() func(string, protocol.Item) {
+	if r.hints == nil {
+		return nil
+	}
+	return r.hints.Add
+}
+
+// start starts hint replay and background anti-entropy over coord's ring.
+func (r *repairs) start(pool *link.Pool, coord *replica.Coordinator) error {
+	var err error
+	if r.ae, err = repair.NewAntiEntropy(r.cfg, pool, coord.Ring); err != nil {
+		return err
+	}
+	if r.reb, err = repair.NewRebalancer(r.cfg, pool, coord); err != nil {
+		return err
+	}
+	if r.hints != nil {
+		r.hints.Start(func() uint64 { return coord.Ring().Epoch() })
+	}
+	r.ae.Start()
+	return nil
+}
+
+// close stops anti-entropy and the hints store (which persists the hints
+// still queued). Call after the coordinator closed, before the links.
+func (r *repairs) close() {
+	if r.ae != nil {
+		r.ae.Close()
+	}
+	if r.hints != nil {
+		if err := r.hints.Close(); err != nil {
+			r.cfg.Logger.Error("repair: cannot close hints store", "err", err)
+		}
+	}
+}
+
+// appendStats adds the repair counters to a STATS reply.
+func (r *repairs) appendStats(b *bytes.Buffer) {
+	if r.hints != nil {
+		s := r.hints.Stats()
+		for _, kv := range []struct {
+			name string
+			v    uint64
+		}{
+			{"hints_stored", s.Stored}, {"hints_replaced", s.Replaced}, {"hints_replayed", s.Replayed},
+			{"hints_dropped_age", s.DroppedAge}, {"hints_dropped_size", s.DroppedSize},
+			{"hints_dropped_queue", s.DroppedQueue}, {"hints_failures", s.Failures},
+		} {
+			line(b, kv.name, kv.v)
+		}
+		line(b, "hints_bytes", s.Bytes)
+		for id, n := range s.Pending {
+			line(b, "hints_pending_"+id, int64(n))
+		}
+	}
+	if r.ae != nil {
+		s := r.ae.Stats()
+		line(b, "antientropy_checked", s.Checked)
+		line(b, "antientropy_mismatched", s.Mismatched)
+		line(b, "antientropy_keys", s.Keys)
+		line(b, "antientropy_bytes", s.Bytes)
+		line(b, "antientropy_failures", s.Failures)
+	}
+	if r.reb != nil {
+		s := r.reb.Stats()
+		line(b, "rebalance_moves", s.Moves)
+		line(b, "rebalance_partitions", s.Partitions)
+		line(b, "rebalance_keys", s.Keys)
+		line(b, "rebalance_bytes", s.Bytes)
+	}
+}
+
+// Hints returns the hinted-handoff store, or nil when Repair.Dir is empty.
+func (d *Daemon) Hints() *repair.Hints { return d.repair.hints }
+
+// AntiEntropy returns the anti-entropy runner (Pass runs one on demand).
+func (d *Daemon) AntiEntropy() *repair.AntiEntropy { return d.repair.ae }
+
+// Rebalancer returns the rebalancer: a membership reload adds the new
+// nodes to the links, then calls Rebalancer().Move(ctx, d.Ring(), next).
+func (d *Daemon) Rebalancer() *repair.Rebalancer { return d.repair.reb }
+
+// Move changes the membership to next's, whose epoch should be above the
+// current ring's: it links next's nodes, copies the moving partitions
+// while writes reach both owner sets, commits next, and unlinks the nodes
+// next dropped. On error the old ring keeps serving with dual writes in
+// place; call Move again to resume. Deleting the moved partitions from
+// their old owners is not done (see repair/NOTES.md).
+func (d *Daemon) Move(ctx context.Context, next *ring.Ring) (repair.MoveReport, error) {
+	old := d.coord.Ring()
+	addrs := nodeAddrs(old.Nodes())
+	for id, addr := range nodeAddrs(next.Nodes()) {
+		addrs[id] = addr
+	}
+	d.pool.SetNodes(addrs)
+	rep, err := d.repair.reb.Move(ctx, old, next)
+	if err != nil {
+		return rep, err
+	}
+	d.pool.SetNodes(nodeAddrs(next.Nodes()))
+	return rep, nil
+}
+
+func nodeAddrs(nodes []ring.Node) map[string]string {
+	m := make(map[string]string, len(nodes))
+	for _, n := range nodes {
+		m[n.ID] = n.Addr
+	}
+	return m
+}
