@@ -20,7 +20,13 @@ import (
 	"github.com/distridata/distridata/storage"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks for leaks, ignoring gnet's process-wide worker pool
+// (ants), which the daemon test starts once and never stops by design.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+}
 
 // testPartitions keeps rings and full passes small and fast.
 const testPartitions = 256

@@ -110,6 +110,9 @@ func localDaemonConfig(o localOptions, members []ring.Node, token string) daemon
 	cfg.Replica.N, cfg.Replica.W, cfg.Replica.R = n, n/2+1, n/2+1
 	cfg.Token = token
 	cfg.Link.Token = token
+	if o.engine == storage.EnginePebble { // a memory cluster keeps no durable state, hints included
+		cfg.Repair.Dir = filepath.Join(o.dir, "daemon")
+	}
 	return cfg
 }
 

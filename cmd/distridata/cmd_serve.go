@@ -39,6 +39,7 @@ type serveOptions struct {
 	Timeout        time.Duration `toml:"timeout"`
 	DrainTimeout   time.Duration `toml:"drain-timeout"`
 	LogLevel       string        `toml:"log-level"`
+	DataDir        string        `toml:"data-dir"`
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -92,6 +93,7 @@ func defaultServeOptions() serveOptions {
 		N: dc.Replica.N, W: dc.Replica.W, R: dc.Replica.R,
 		MaxConns: dc.MaxConns, Timeout: dc.DefaultTimeout,
 		DrainTimeout: daemon.DefaultDrainTimeout, LogLevel: "info",
+		DataDir: "./data/daemon",
 	}
 }
 
@@ -115,6 +117,7 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "deadline of requests that carry none")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", o.DrainTimeout, "how long SIGTERM waits for in-flight requests")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "the daemon's directory for hints of writes that owners missed (empty: no hints)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -161,6 +164,7 @@ func (o serveOptions) daemonConfig(stderr io.Writer) (daemon.Config, error) {
 	cfg.Replica.N, cfg.Replica.W, cfg.Replica.R = o.N, o.W, o.R
 	cfg.MaxConns = o.MaxConns
 	cfg.DefaultTimeout = o.Timeout
+	cfg.Repair.Dir = o.DataDir
 	var err error
 	if cfg.Nodes, err = parseNodes(o.Nodes); err != nil {
 		return cfg, err
