@@ -10,7 +10,9 @@ func TestOpenLoopHoldsTheRate(t *testing.T) {
 	cfg := testConfig(srv.start(), TargetDistriData)
 	cfg.Rate, cfg.Duration = 2000, time.Second
 	res := run(t, cfg)
-	if res.OpsPerSec < 1800 || res.OpsPerSec > 2200 || res.Ops < 1800 || res.Ops > 2200 {
+	// The count is exact (every scheduled request is sent); the rate is
+	// ops over the time to the last reply, which a busy machine stretches.
+	if res.Ops < 1990 || res.Ops > 2010 || res.OpsPerSec < 1700 || res.OpsPerSec > 2200 {
 		t.Errorf("asked 2000 req/s for 1 s, got %d ops at %.0f ops/s", res.Ops, res.OpsPerSec)
 	}
 	if len(res.Errors) != 0 {
