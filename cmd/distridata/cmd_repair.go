@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/distridata/distridata/link"
+	"github.com/distridata/distridata/repair"
+	"github.com/distridata/distridata/ring"
+)
+
+// repair runs one anti-entropy pass straight against the storage nodes, as
+// a standalone tool: the daemon has no admin endpoint yet to trigger its
+// own. It must be given the daemon's membership and ring shape (--nodes,
+// --n, --partitions) so that it compares the same owners.
+
+func init() {
+	register("repair", command{summary: "run one anti-entropy pass against the storage nodes and print what it fixed", run: runRepair})
+}
+
+type repairOptions struct {
+	nodes, tokenFile, logLevel string
+	n, w, partitions           int
+	partition                  int64
+	itemsPerSec                float64
+}
+
+func parseRepair(args []string, stderr io.Writer) (repairOptions, error) {
+	o := repairOptions{}
+	fs := flag.NewFlagSet("distridata repair", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.nodes, "nodes", "", "storage nodes as ID=ADDR,ID=ADDR,... (the daemon's membership)")
+	fs.IntVar(&o.n, "n", 3, "replicas per key (the daemon's N)")
+	fs.IntVar(&o.w, "w", 2, "write quorum (the daemon's W)")
+	fs.IntVar(&o.partitions, "partitions", ring.DefaultConfig().Partitions, "ring partitions (the daemon's)")
+	fs.Int64Var(&o.partition, "partition", -1, "check only this partition (-1: all)")
+	fs.Float64Var(&o.itemsPerSec, "rate", repair.DefaultRepairItemsPerSec, "repair writes per second")
+	fs.StringVar(&o.tokenFile, "node-token-file", "", "file holding the token storage nodes expect")
+	fs.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, nil
+}
+
+func runRepair(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseRepair(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "distridata repair: %v\n", err)
+		return exitUsage
+	}
+	rep, err := repairPass(ctx, o, stderr)
+	if rep.Partitions > 0 || err == nil {
+		fmt.Fprintf(stdout, "checked %d partitions (%d skipped: fewer than 2 owners up), %d mismatched, repaired %d key copies (%d bytes), %d failed, in %v\n",
+			rep.Partitions, rep.Skipped, rep.Mismatched, rep.Keys, rep.Bytes, rep.Failed, rep.Duration.Round(1e6))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "distridata repair: %v\n", err)
+		return exitUnavailable
+	}
+	return exitOK
+}
+
+// repairPass links the nodes, waits for them to answer, and runs the pass.
+func repairPass(ctx context.Context, o repairOptions, stderr io.Writer) (repair.Report, error) {
+	log, err := newLogger(o.logLevel, stderr)
+	if err != nil {
+		return repair.Report{}, err
+	}
+	nodes, err := parseNodes(o.nodes)
+	if err != nil {
+		return repair.Report{}, err
+	}
+	rcfg := ring.DefaultConfig()
+	rcfg.Partitions, rcfg.Replicas = o.partitions, o.n
+	r, err := ring.New(rcfg, nodes, 1)
+	if err != nil {
+		return repair.Report{}, err
+	}
+	lcfg := link.DefaultConfig()
+	lcfg.Logger = log
+	if lcfg.Token, err = readToken(o.tokenFile); err != nil {
+		return repair.Report{}, err
+	}
+	pool, err := link.New(lcfg)
+	if err != nil {
+		return repair.Report{}, err
+	}
+	defer pool.Close()
+	addrs := map[string]string{}
+	for _, n := range nodes {
+		addrs[n.ID] = n.Addr
+	}
+	pool.SetNodes(addrs)
+	cfg := repair.DefaultConfig()
+	cfg.WriteQuorum, cfg.RepairItemsPerSec, cfg.Logger = o.w, o.itemsPerSec, log
+	ae, err := repair.NewAntiEntropy(cfg, pool, func() *ring.Ring { return r })
+	if err != nil {
+		return repair.Report{}, err
+	}
+	defer ae.Close()
+	waitLinked(ctx, pool, lcfg.DialTimeout)
+	var parts []uint32
+	if o.partition >= 0 {
+		if o.partition >= int64(o.partitions) {
+			return repair.Report{}, fmt.Errorf("--partition %d is not below --partitions %d", o.partition, o.partitions)
+		}
+		parts = []uint32{uint32(o.partition)}
+	}
+	return ae.Pass(ctx, parts)
+}
+
+// waitLinked gives the links one dial timeout to connect, so the pass does
+// not skip nodes that simply have not answered HELLO yet.
+func waitLinked(ctx context.Context, pool *link.Pool, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		all := true
+		for _, s := range pool.Stats() {
+			all = all && s.Conns > 0
+		}
+		if all {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/distridata/distridata/link"
+	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/replica"
+	"github.com/distridata/distridata/ring"
+	"github.com/distridata/distridata/storage"
+)
+
+// repair finds a key only one node has and copies it to the other owners.
+func TestRepairCommand(t *testing.T) {
+	var spec []string
+	for _, id := range []string{"a", "b", "c"} {
+		cfg := storage.DefaultConfig()
+		cfg.Listen, cfg.Engine, cfg.Sync = "127.0.0.1:0", storage.EngineMemory, storage.SyncNone
+		cfg.Logger = slog.New(slog.DiscardHandler)
+		srv, err := storage.Start(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Shutdown(context.Background()) })
+		spec = append(spec, id+"="+srv.Addr().String())
+	}
+	nodes, err := parseNodes(strings.Join(spec, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ring.New(ring.Config{Partitions: 64, Replicas: 3}, nodes, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lcfg := link.DefaultConfig()
+	lcfg.Logger = slog.New(slog.DiscardHandler)
+	pool, err := link.New(lcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	pool.SetNodes(map[string]string{"a": nodes[0].Addr})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan replica.Reply, 1)
+	pool.Send(ctx, "a", protocol.ReplicaHeader{Epoch: 1}, []protocol.Item{{
+		Kind: protocol.ItemPut, Partition: r.Partition([]byte("k")), Version: protocol.Version{TS: 7}, Key: []byte("k"), Value: []byte("v"),
+	}}, func(rep replica.Reply) { done <- rep })
+	if rep := <-done; rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	var out, errb bytes.Buffer
+	code := runRepair(ctx, []string{"--nodes", strings.Join(spec, ","), "--partitions", "64"}, &out, &errb)
+	if code != exitOK || !strings.Contains(out.String(), "repaired 2 key copies") {
+		t.Fatalf("exit %d, out %q, err %q", code, out.String(), errb.String())
+	}
+}
