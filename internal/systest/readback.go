@@ -15,7 +15,7 @@ import (
 const (
 	readAttempts = 10
 	readPause    = 100 * time.Millisecond
-	readTimeout  = 2 * time.Second
+	readTimeout  = 10 * time.Second // a 4 MiB value among 16 parallel reads
 	readParallel = 16
 )
 
@@ -27,13 +27,13 @@ type readResult struct {
 	err     error
 }
 
-// ReadAll reads every key through the daemon, readParallel at a time on
-// one connection, with quorum R (0 = default), and returns a Reader over
-// the answers for CheckSet.
+// ReadAll reads every key through the daemon with quorum R (0 =
+// default) and returns a Reader over the answers for CheckSet. Each of
+// readParallel readers has its own connection with one read in flight
+// (redialled if the daemon closes it), so that large values never pile
+// up in one connection's output.
 func (c *Cluster) ReadAll(keys []string, quorum int) Reader {
 	c.t.Helper()
-	conn := c.Dial(c.Addr())
-	defer conn.Close()
 	res := make(map[string]readResult, len(keys))
 	var mu sync.Mutex
 	ch := make(chan string)
@@ -42,8 +42,15 @@ func (c *Cluster) ReadAll(keys []string, quorum int) Reader {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var conn *client.Conn
+			defer func() {
+				if conn != nil {
+					conn.Close()
+				}
+			}()
 			for k := range ch {
-				r := readKey(conn, k, quorum)
+				var r readResult
+				conn, r = readKey(c.Addr(), conn, k, quorum)
 				mu.Lock()
 				res[k] = r
 				mu.Unlock()
@@ -64,24 +71,45 @@ func (c *Cluster) ReadAll(keys []string, quorum int) Reader {
 	}
 }
 
+// live returns conn if it is open, else a new connection to addr.
+func live(addr string, conn *client.Conn) (*client.Conn, error) {
+	if conn != nil {
+		select {
+		case <-conn.Done():
+			conn.Close()
+		default:
+			return conn, nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return client.Dial(ctx, addr, client.DefaultOptions())
+}
+
 // readKey reads k until it gets an answer (a value or NOT_FOUND) or runs
 // out of attempts.
-func readKey(conn *client.Conn, k string, quorum int) readResult {
+func readKey(addr string, conn *client.Conn, k string, quorum int) (*client.Conn, readResult) {
 	opts := []client.CallOption{client.WithDeadline(readTimeout)}
 	if quorum > 0 {
 		opts = append(opts, client.WithQuorum(quorum))
 	}
 	var r readResult
 	for range readAttempts {
+		var err error
+		if conn, err = live(addr, conn); err != nil {
+			r = readResult{err: err}
+			time.Sleep(readPause)
+			continue
+		}
 		b, v, err := conn.Get(context.Background(), []byte(k), opts...)
 		r = readResult{value: string(b), version: v, found: err == nil, err: err}
 		if err == nil || errors.Is(err, client.ErrNotFound) {
 			r.err = nil
-			return r
+			return conn, r
 		}
 		time.Sleep(readPause)
 	}
-	return r
+	return conn, r
 }
 
 // Divergent reads key at each of its owners directly and reports whether
