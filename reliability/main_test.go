@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 		// a channel send after RemoveToxic on a link that closed meanwhile;
 		// it belongs to the library, not to DistriData.
 		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*NoopToxic).Pipe"),
-		goleak.IgnoreAnyFunction("github.com/Shopify/toxiproxy/v2.(*ToxicLink).Start.func1"))
+		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2.(*ToxicLink).read"))
 }
 
 // full reports whether the whole battery runs (RELIABILITY=full), not
