@@ -27,8 +27,10 @@ type Coordinator struct {
 	limit rateLimiter
 
 	// Ring changes (move.go): the dual-write plan and the write generation.
-	pending atomic.Pointer[pendingMove]
-	gate    atomic.Pointer[writeGate]
+	pending   atomic.Pointer[pendingMove]
+	gate      atomic.Pointer[writeGate]
+	moveMu    sync.Mutex   // serialises drains; guards undrained
+	undrained []*writeGate // older gates not yet seen empty
 
 	// Background repairs: bgMu orders scheduling against Close, so no
 	// repair starts once Close has begun waiting. bgSem caps them.

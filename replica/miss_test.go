@@ -154,3 +154,31 @@ func TestSetPendingRejectsShapeChange(t *testing.T) {
 		t.Fatalf("commit without pending: %v", err)
 	}
 }
+
+// SetPending returns only once writes planned before it have finished,
+// including their replicas beyond W: a copy started after it cannot miss
+// them.
+func TestSetPendingDrainsEarlierWrites(t *testing.T) {
+	cl := newCluster(t, replica.DefaultConfig(), "a", "b", "c", "d")
+	if err := cl.c.SetRing(newRing(t, 3, 1, "a", "b", "c")); err != nil {
+		t.Fatal(err)
+	}
+	cl.node("c").Hold()
+	cl.mustPut("k", "v") // a and b ack; c still holds the write
+	next := newRing(t, 3, 2, "a", "b", "c", "d")
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := cl.c.SetPending(short, next); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SetPending with a write in flight: %v, want a drain timeout", err)
+	}
+	// A retry still waits for the write the first call saw.
+	short2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if err := cl.c.SetPending(short2, next); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("retried SetPending forgot the write in flight: %v", err)
+	}
+	cl.node("c").Release()
+	if err := cl.c.SetPending(cl.ctx(), next); err != nil {
+		t.Fatalf("SetPending after the write finished: %v", err)
+	}
+}

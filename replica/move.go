@@ -97,12 +97,31 @@ func (c *Coordinator) SetPending(ctx context.Context, next *ring.Ring) error {
 		return err
 	}
 	c.pending.Store(pm)
-	return c.gate.Swap(&writeGate{}).drain(ctx)
+	return c.drainOlder(ctx)
+}
+
+// drainOlder swaps in a new write gate and waits for every older gate to
+// drain, including gates a previous call gave up on when its ctx ended:
+// a retried SetPending must not forget writes that an earlier one saw.
+func (c *Coordinator) drainOlder(ctx context.Context) error {
+	c.moveMu.Lock()
+	defer c.moveMu.Unlock()
+	c.undrained = append(c.undrained, c.gate.Swap(&writeGate{}))
+	for len(c.undrained) > 0 {
+		if err := c.undrained[0].drain(ctx); err != nil {
+			return err
+		}
+		c.undrained[0] = nil
+		c.undrained = c.undrained[1:]
+	}
+	return nil
 }
 
 // CommitPending makes the pending ring current (reads and writes use it
 // alone from now on), then waits within ctx for the writes planned on the
-// old ring, which still reach the union, and drops the plan.
+// old ring, which still reach the union, and drops the plan. If ctx ends
+// first the plan stays (it no longer applies to new writes) and the error
+// is returned; the next SetPending or CommitPending waits for the rest.
 func (c *Coordinator) CommitPending(ctx context.Context) error {
 	pm := c.pending.Load()
 	if pm == nil {
@@ -111,8 +130,10 @@ func (c *Coordinator) CommitPending(ctx context.Context) error {
 	if err := c.SetRing(pm.next); err != nil {
 		return err
 	}
-	err := c.gate.Swap(&writeGate{}).drain(ctx)
-	c.pending.CompareAndSwap(pm, nil)
+	err := c.drainOlder(ctx)
+	if err == nil {
+		c.pending.CompareAndSwap(pm, nil)
+	}
 	return err
 }
 
