@@ -38,6 +38,8 @@ func BenchmarkCorePut(b *testing.B) {
 	var n atomic.Int64
 	b.SetParallelism(400)
 	b.ResetTimer()
+	cpu0 := processCPU()
+	defer func() { b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N)/1e3, "cpu-µs/op") }()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			k := []byte("k" + strconv.Itoa(int(n.Add(1)%keySpace)))
