@@ -149,3 +149,26 @@ func TestHintsExpire(t *testing.T) {
 		t.Fatalf("stats %+v: expired hints were replayed", s)
 	}
 }
+
+// Replay stays under its configured rate (plus one second of burst).
+func TestHintReplayThrottle(t *testing.T) {
+	const rate, keys = 100, 250
+	c := newCluster(t, 3, func(cfg *Config) {
+		cfg.ReplayItemsPerSec = rate
+		cfg.BatchItems = 10
+	})
+	n3 := c.node("n3")
+	c.kill(n3)
+	waitFor(t, "n3 marked down", 5*time.Second, func() bool { return !c.pool.Up("n3") })
+	c.writeKeys(0, keys, "v")
+	waitFor(t, "hints stored", 5*time.Second, func() bool { return c.hints.Stats().Pending["n3"] == keys })
+	c.start(n3)
+	start := time.Now()
+	waitFor(t, "hints replayed", 20*time.Second, func() bool { return c.hints.Stats().Pending["n3"] == 0 })
+	took := time.Since(start)
+	minDur := time.Duration(float64(keys-rate) / rate * float64(time.Second))
+	t.Logf("replayed %d hints in %v (limit %d/s, burst %d; floor %v)", keys, took, rate, rate, minDur)
+	if took < minDur*95/100 {
+		t.Fatalf("replay took %v, faster than the %v the rate allows", took, minDur)
+	}
+}
