@@ -119,6 +119,9 @@ func BenchmarkServerPut(b *testing.B) {
 					}
 					defer shutdownBench(b, s)
 					runPutLoad(b, s.Addr(), 16, batch, size)
+					if c := s.stats.commits.Load(); c > 0 {
+						b.ReportMetric(float64(s.stats.writes.Load())/float64(c), "items/commit")
+					}
 				})
 			}
 		}
@@ -131,9 +134,10 @@ func shutdownBench(b *testing.B, s *Server) {
 	}
 }
 
-// benchWindow is the frames in flight per connection: deep enough to hide
-// a round trip (and for pebble an fsync), like the daemon's links.
-const benchWindow = 128
+// benchWindowItems is the items in flight per connection: deep enough to
+// hide a round trip (and for pebble an fsync), like the daemon's links,
+// and shallow enough that queued work never outlives its deadline.
+const benchWindowItems = 1024
 
 // runPutLoad writes b.N items over conns connections and waits for all
 // acks; it fails the benchmark on any non-OK status.
@@ -152,7 +156,7 @@ func runPutLoad(b *testing.B, addr net.Addr, conns, batch, size int) {
 	errs := make(chan error, 2*conns)
 	for ci, c := range cs {
 		wg.Add(2)
-		sem := make(chan struct{}, benchWindow)
+		sem := make(chan struct{}, max(benchWindowItems/batch, 2))
 		go func() {
 			defer wg.Done()
 			for range per {

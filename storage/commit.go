@@ -14,6 +14,10 @@ type group struct {
 	outs []Outcome
 	refs []itemRef // refs[i]: the request item that ops[i] came from
 	n    int       // items collected, for MaxGroupOps
+
+	now  time.Time    // when the group was formed: deadlines are checked at it
+	wait func() error // set by a pipelined Apply: waits for the group's sync
+	err  error        // the Apply error, if any
 }
 
 type itemRef struct {
@@ -21,21 +25,30 @@ type itemRef struct {
 	i int
 }
 
+// commitGroups is how many groups the committer and the syncer share: one
+// being built and applied while the previous one waits for its sync.
+const commitGroups = 2
+
 // commitLoop is the committer goroutine: the single writer of the engine.
 // It blocks for one request, then takes whatever else is already queued
-// (up to MaxGroupOps items), applies the lot as one engine batch with one
-// sync, and only then answers them all. Writes arriving while a sync is
-// in progress queue up and form the next group: group commit.
+// (up to MaxGroupOps items) and applies the lot as one engine batch.
+// Writes arriving meanwhile queue up and form the next group: group
+// commit. With a PipelinedEngine the group's sync is left to the syncer
+// goroutine, so the next group is decided and applied while this one's
+// fsync runs; either way the syncer answers a group only once it is
+// durable. The syncer exits when the committer closes syncQ.
 func (s *Server) commitLoop() {
 	defer s.bgWG.Done()
-	var g group
+	defer close(s.syncQ)
 	for {
+		var r *request
 		select {
-		case r := <-s.commitQ:
-			g.add(r)
+		case r = <-s.commitQ:
 		case <-s.commitQuit:
 			return
 		}
+		g := <-s.freeGroups // the syncer returns each group it has answered
+		g.add(r)
 	collect:
 		for g.n < s.cfg.MaxGroupOps {
 			select {
@@ -45,8 +58,19 @@ func (s *Server) commitLoop() {
 				break collect
 			}
 		}
-		s.commitGroup(&g, s.now(), true)
+		s.startGroup(g, s.now())
+		s.syncQ <- g
+	}
+}
+
+// syncLoop is the syncer goroutine: it waits for each group's sync (if
+// the Apply left it pending), then answers the group and recycles it.
+func (s *Server) syncLoop() {
+	defer s.bgWG.Done()
+	for g := range s.syncQ {
+		s.finishGroup(g, true)
 		g.reset()
+		s.freeGroups <- g
 	}
 }
 
@@ -68,12 +92,21 @@ func (g *group) reset() {
 		return
 	}
 	g.reqs, g.ops, g.outs, g.refs, g.n = g.reqs[:0], g.ops[:0], g.outs[:0], g.refs[:0], 0
+	g.now, g.wait, g.err = time.Time{}, nil, nil
 }
 
-// commitGroup executes and answers every request of g; wake says whether
-// to wake each connection's writer (the committer must; a reader running
-// its own request inline wakes its writer when it is about to block).
+// commitGroup executes and answers every request of g at once; a reader
+// uses it to run its own request inline (and wakes its writer itself).
 func (s *Server) commitGroup(g *group, now time.Time, wake bool) {
+	s.startGroup(g, now)
+	s.finishGroup(g, wake)
+}
+
+// startGroup decides what g's requests do (expired, refused, or staged)
+// and applies the staged ops: durably, or with the sync still pending in
+// g.wait when the engine can pipeline.
+func (s *Server) startGroup(g *group, now time.Time) {
+	g.now = now
 	failed := s.failed.Load()
 	for _, r := range g.reqs {
 		switch {
@@ -85,8 +118,30 @@ func (s *Server) commitGroup(g *group, now time.Time, wake bool) {
 			g.stage(r)
 		}
 	}
+	if len(g.ops) == 0 {
+		return
+	}
+	g.outs = append(g.outs[:0], make([]Outcome, len(g.ops))...)
+	s.stats.commits.Add(1)
+	pe, ok := s.eng.(PipelinedEngine)
+	if ok && s.cfg.syncAlways() {
+		g.wait, g.err = pe.ApplyPipelined(g.ops, g.outs)
+	} else {
+		g.err = s.eng.Apply(g.ops, g.outs, s.cfg.syncAlways())
+	}
+	if g.err != nil {
+		s.fail(g.err) // stop staging writes into a group that cannot commit
+	}
+}
+
+// finishGroup waits for g's sync, records each item's result and answers
+// every request; wake says whether to wake each connection's writer.
+func (s *Server) finishGroup(g *group, wake bool) {
+	if g.wait != nil && g.err == nil {
+		g.err = g.wait()
+	}
 	if len(g.ops) > 0 {
-		s.applyGroup(g)
+		s.recordResults(g)
 	}
 	st := s.stampAt(s.now())
 	for _, r := range g.reqs {
@@ -113,15 +168,12 @@ func (g *group) stage(r *request) {
 	}
 }
 
-// applyGroup applies the staged ops in one engine call (one sync) and
-// records each item's result. An engine error fails the node: the
-// outcome of every op in the group is unknown, and so is the disk's state.
-func (s *Server) applyGroup(g *group) {
-	g.outs = append(g.outs[:0], make([]Outcome, len(g.ops))...)
-	err := s.eng.Apply(g.ops, g.outs, s.cfg.syncAlways())
-	s.stats.commits.Add(1)
-	if err != nil {
-		s.fail(err)
+// recordResults turns the engine's outcomes into item results. An engine
+// error fails the node: the outcome of every op in the group is unknown,
+// and so is the disk's state.
+func (s *Server) recordResults(g *group) {
+	if g.err != nil {
+		s.fail(g.err)
 		for _, ref := range g.refs {
 			ref.r.results[ref.i] = protocol.Result{Status: protocol.StatusInternal}
 		}

@@ -86,6 +86,19 @@ type Engine interface {
 	Close() error
 }
 
+// PipelinedEngine is an Engine that can apply a batch now and finish its
+// sync later, so a committer overlaps the next batch's work with this
+// batch's fsync. Pebble implements it.
+type PipelinedEngine interface {
+	Engine
+	// ApplyPipelined is Apply with sync, except that it returns once the
+	// ops are applied (visible to reads, later Applies see them), leaving
+	// wait to block until they are durable. The caller must call wait
+	// exactly once (unless err is non-nil) and acknowledge nothing before
+	// it returns nil. Batches become durable in the order applied.
+	ApplyPipelined(ops []Op, out []Outcome) (wait func() error, err error)
+}
+
 // recordHeaderSize is the stored value header: version TS u64 LE, origin
 // u32 LE, flags u8 (bit 0: tombstone). The value follows it.
 const recordHeaderSize = protocol.VersionSize + 1

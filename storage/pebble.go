@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/distridata/distridata/protocol"
 )
@@ -31,9 +32,13 @@ const (
 	// DefaultPebbleCache: enough for the index and hot blocks of a
 	// modest node without dominating a small machine's memory.
 	DefaultPebbleCache = 64 << 20
-	// DefaultPebbleMemTable: large enough that group-committed bursts do
-	// not stall on flushes, small enough to replay quickly after a crash.
-	DefaultPebbleMemTable = 32 << 20
+	// DefaultPebbleMemTable is pebble's own default. Every write reads its
+	// key first, and a memtable point lookup walks a skiplist with a cache
+	// miss per level: measured here, 4 MiB applied batches of fresh keys
+	// ~2.7x faster than 32 MiB (older keys are found via bloom filters).
+	DefaultPebbleMemTable = 4 << 20
+	// bloomBitsPerKey gives a ~1% false-positive rate for ~1.2 bytes per key.
+	bloomBitsPerKey = 10
 )
 
 // Pebble is the durable engine: a pebble LSM with its write-ahead log on.
@@ -56,7 +61,7 @@ type Pebble struct {
 	gcNext []byte     // where the next collection resumes; nil = the start
 }
 
-var _ Engine = (*Pebble)(nil)
+var _ PipelinedEngine = (*Pebble)(nil)
 
 // OpenPebble opens (creating if needed) a pebble engine in dir. It counts
 // the stored keys once, by a full scan, so Keys is exact from then on.
@@ -74,6 +79,12 @@ func OpenPebble(dir string, o PebbleOptions) (*Pebble, error) {
 		DisableWAL:         false, // durability rests on the WAL
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             sink,
+	}
+	for i := range opts.Levels {
+		// Every write reads its key first (last-writer-wins), and most new
+		// keys are absent: bloom filters answer those without reading a
+		// data block of every level.
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(bloomBitsPerKey)
 	}
 	opts.EnsureDefaults()
 	db, err := pebble.Open(dir, opts)
@@ -185,37 +196,73 @@ func dbGet(db *pebble.DB) func([]byte) ([]byte, closer, error) {
 // Apply implements Engine: one indexed pebble batch, so an op sees the
 // ops before it in the same call, committed with one (synced) write.
 func (p *Pebble) Apply(ops []Op, out []Outcome, sync bool) error {
+	b, err := p.applyBatch(ops, out, sync, false)
+	if b != nil {
+		_ = b.Close()
+	}
+	return err
+}
+
+// ApplyPipelined implements PipelinedEngine with pebble's own split of a
+// synced commit: ApplyNoSyncWait, then Batch.SyncWait.
+func (p *Pebble) ApplyPipelined(ops []Op, out []Outcome) (func() error, error) {
+	b, err := p.applyBatch(ops, out, true, true)
+	if err != nil {
+		if b != nil {
+			_ = b.Close()
+		}
+		return nil, err
+	}
+	if b == nil { // every op lost by last-writer-wins: nothing to sync
+		return func() error { return nil }, nil
+	}
+	return func() error {
+		defer b.Close()
+		if err := b.SyncWait(); err != nil {
+			return fmt.Errorf("cannot sync batch: %w", err)
+		}
+		if err := p.fatal.load(); err != nil {
+			return fmt.Errorf("cannot sync batch: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// applyBatch stages ops by last-writer-wins into an indexed batch and
+// commits it. It returns the batch (nil if nothing was written), which
+// the caller closes, after SyncWait when noSyncWait.
+func (p *Pebble) applyBatch(ops []Op, out []Outcome, sync, noSyncWait bool) (*pebble.Batch, error) {
 	if err := p.usable(); err != nil {
-		return err
+		return nil, err
 	}
 	for i := range ops {
 		if err := checkOp(&ops[i]); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b := p.db.NewIndexedBatch()
-	defer b.Close()
 	get := func(k []byte) ([]byte, closer, error) { return b.Get(k) }
 	var added int64
 	for i := range ops {
 		isNew, err := p.stage(b, get, &ops[i], &out[i])
 		if err != nil {
-			return err
+			return b, err
 		}
 		if isNew {
 			added++
 		}
 	}
 	if b.Empty() {
-		return nil
+		_ = b.Close()
+		return nil, nil
 	}
-	if err := p.commit(b, sync); err != nil {
-		return err
+	if err := p.commit(b, sync, noSyncWait); err != nil {
+		return b, err
 	}
 	p.keys.Add(added)
-	return nil
+	return b, nil
 }
 
 // stage decides one op by last-writer-wins and, if it wins, adds it to b.
@@ -247,12 +294,16 @@ func (p *Pebble) stage(b *pebble.Batch, get func([]byte) ([]byte, closer, error)
 
 // commit applies b, synced or not, and turns a fatal pebble error (which
 // pebble reports through its logger, not its return value) into an error.
-func (p *Pebble) commit(b *pebble.Batch, sync bool) error {
+func (p *Pebble) commit(b *pebble.Batch, sync, noSyncWait bool) error {
 	wo := pebble.NoSync
 	if sync {
 		wo = pebble.Sync
 	}
-	if err := p.db.Apply(b, wo); err != nil {
+	apply := p.db.Apply
+	if noSyncWait {
+		apply = p.db.ApplyNoSyncWait
+	}
+	if err := apply(b, wo); err != nil {
 		return fmt.Errorf("cannot commit batch: %w", err)
 	}
 	if err := p.fatal.load(); err != nil {
@@ -409,7 +460,7 @@ func (p *Pebble) purge(cand []gcCandidate) (int, error) {
 	}
 	// Not synced: a lost removal only brings back an expired tombstone,
 	// which the next pass removes again.
-	if err := p.commit(b, false); err != nil {
+	if err := p.commit(b, false, false); err != nil {
 		return 0, err
 	}
 	p.keys.Add(-int64(n))

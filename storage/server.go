@@ -37,6 +37,8 @@ type Server struct {
 	stats       counters
 
 	commitQ    chan *request // bounded: CommitQueue
+	syncQ      chan *group   // committer → syncer: applied groups awaiting sync and answers
+	freeGroups chan *group   // syncer → committer: the commitGroups groups, recycled
 	quit       chan struct{} // closed when shutdown starts: stop accepting and reading
 	commitQuit chan struct{} // closed once every connection is gone: committer exits
 
@@ -101,6 +103,8 @@ func StartEngine(cfg Config, eng Engine) (*Server, error) {
 		ln:           ln,
 		clock:        protocol.NewClock(cfg.Clock),
 		commitQ:      make(chan *request, cfg.CommitQueue),
+		syncQ:        make(chan *group, commitGroups),
+		freeGroups:   make(chan *group, commitGroups),
 		quit:         make(chan struct{}),
 		commitQuit:   make(chan struct{}),
 		conns:        make(map[*conn]struct{}),
@@ -113,8 +117,12 @@ func StartEngine(cfg Config, eng Engine) (*Server, error) {
 	s.clock.Now() // start from the wall clock, not zero
 	s.acceptWG.Add(1)
 	go s.acceptLoop()
-	s.bgWG.Add(1)
+	for range commitGroups {
+		s.freeGroups <- new(group)
+	}
+	s.bgWG.Add(2)
 	go s.commitLoop()
+	go s.syncLoop()
 	if cfg.GCInterval > 0 && cfg.TombstoneGrace > 0 {
 		s.bgWG.Add(1)
 		go s.gcLoop()
