@@ -89,7 +89,8 @@ func startNodes(t *testing.T, n int) string {
 func TestServeEndToEnd(t *testing.T) {
 	verifyNoLeaks(t)
 	nodes := startNodes(t, 3)
-	addr, stop := startServer(t, runServe, []string{"--listen", "127.0.0.1:0", "--nodes", nodes, "--log-level", "error"}, "distridata serving on ")
+	args := []string{"--listen", "127.0.0.1:0", "--nodes", nodes, "--data-dir", t.TempDir(), "--log-level", "error"}
+	addr, stop := startServer(t, runServe, args, "distridata serving on ")
 	if code, _, errs := cli(t, "put", "--addr="+addr, "k", "v"); code != exitOK {
 		t.Fatalf("put: %d %s", code, errs)
 	}
