@@ -33,7 +33,10 @@ func openRepairs(cfg Config, pool *link.Pool) (*repairs, error) {
 	rc.Logger = cfg.Logger.With("component", "repair")
 	r := &repairs{cfg: rc}
 	if rc.Dir == "" {
-		return r, rc.Validate()
+		if err := rc.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		return r, nil
 	}
 	h, err := repair.OpenHints(rc, pool)
 	if err != nil {
