@@ -105,7 +105,10 @@ func (c *Cluster) startNode(n *Node) *Proc {
 }
 
 func (c *Cluster) startDaemon(addr, nodes string) *Proc {
-	args := []string{"serve", "--listen", addr, "--nodes", nodes,
+	// The daemon's data (its hints queue) lives with the cluster: the
+	// default, ./data/daemon, would land in the source tree and carry
+	// hints from one test's cluster into the next.
+	args := []string{"serve", "--listen", addr, "--nodes", nodes, "--data-dir", filepath.Join(c.dir, "daemon"),
 		"--n", strconv.Itoa(c.opts.N), "--w", strconv.Itoa(c.opts.W), "--r", strconv.Itoa(c.opts.R),
 		"--log-level", "info"}
 	if c.opts.Timeout > 0 {
