@@ -1,0 +1,45 @@
+// Package storage is a DistriData storage node: a durable (pebble) or
+// in-memory engine of versioned values per ring partition, served to
+// daemons over the replica operations of package protocol (RPUT, RDEL,
+// RGET, RBATCH, RSCAN, RDIGEST, plus HELLO, PING and STATS).
+//
+// # Semantics
+//
+// Last writer wins by protocol.Version: a write whose version is not newer
+// than the stored one is not applied and is answered SUPERSEDED with the
+// stored version. Deletes store tombstones, collected once their version's
+// wall time is older than Config.TombstoneGrace. Read-modify-write is
+// atomic per key: the pebble engine serialises its writers, the memory
+// engine locks the key's shard.
+//
+// # Durability
+//
+// With Sync "always" a write is acknowledged only after the fsync that
+// made it durable; writes arriving together share one fsync (group
+// commit). Any write or sync error fails the node: from then on every
+// write is answered INTERNAL and the fsync is never retried, while reads
+// are still served. Sync "none" acknowledges before syncing (caches and
+// benchmarks only).
+//
+// # Goroutines
+//
+// All are owned by the Server and waited for by Shutdown:
+//
+//   - accept loop: registers connections;
+//   - per connection, a reader (decodes frames, runs reads, and runs
+//     memory-engine writes inline) and a writer (sends every queued reply
+//     in one write per wake-up);
+//   - committer: forms groups of pebble writes from a bounded queue and
+//     applies each as one batch;
+//   - syncer: waits for a group's fsync, then answers it, so the committer
+//     applies the next group meanwhile;
+//   - tombstone GC.
+//
+// Flow control is per connection: a request holds an in-flight slot and
+// its bytes (and its reply's) until its reply is written; when either
+// budget is spent the reader stops reading and TCP pushes back.
+//
+// Lock order: an engine's gcMu before its write lock (Pebble.mu, or a
+// memory shard's mu). Server.mu and conn.mu are leaves: nothing is locked
+// while they are held.
+package storage
