@@ -16,7 +16,7 @@ GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: build run test fuzz-smoke fuzz check staticcheck bench bench-anchors clean
+.PHONY: build run test fuzz-smoke fuzz check staticcheck bench bench-anchors reliability clean
 
 build: ## build the distridata binary into bin/
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/distridata
@@ -47,6 +47,9 @@ staticcheck:
 
 bench: ## Go micro-benchmarks of every package
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) ./...
+
+reliability: ## system-test battery: real processes, injected faults, hostile clients (< 25 min)
+	RELIABILITY=full $(GO) test -count=1 -timeout 30m ./reliability/
 
 bench-anchors: build ## side-by-side load runs vs redis-server and twemproxy (installs them with apt)
 	./bench/anchors.sh
