@@ -128,6 +128,11 @@ type Config struct {
 	// EventLoops is the number of gnet event loops. Zero means one per
 	// CPU (gnet's multicore mode).
 	EventLoops int
+	// Admin is the HTTP address of /metrics, /healthz, /readyz, /explain
+	// and /debug/pprof/, host:port (port 0 picks one, see AdminAddr).
+	// Empty disables the admin listener. It has no authentication: keep it
+	// on loopback or behind a firewall.
+	Admin string
 	// Logger receives the daemon's logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -198,6 +203,11 @@ func (c Config) Validate() error {
 func (c Config) validateFront() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen %q: %w", c.Listen, err)
+	}
+	if c.Admin != "" {
+		if _, _, err := net.SplitHostPort(c.Admin); err != nil {
+			return fmt.Errorf("admin %q: %w", c.Admin, err)
+		}
 	}
 	if err := c.Limits.Validate(); err != nil {
 		return err

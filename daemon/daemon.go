@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/distridata/distridata/link"
@@ -32,6 +33,15 @@ type Daemon struct {
 	coord  *replica.Coordinator
 	fe     *frontend
 	repair *repairs // hints, anti-entropy, rebalancing (repair.go)
+	admin  *admin   // nil when Config.Admin is empty (admin.go)
+
+	// Reloads (reload.go) run one at a time under reloadMu; their ctx is
+	// cancelled by Shutdown so a long rebalance cannot hold it up.
+	reloadMu       sync.Mutex
+	reloadCtx      context.Context
+	stopReload     context.CancelFunc
+	reloads        atomic.Uint64
+	reloadFailures atomic.Uint64
 
 	closeOnce sync.Once
 }
@@ -46,6 +56,7 @@ func Start(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger, clock: protocol.NewClock(nil)}
+	d.reloadCtx, d.stopReload = context.WithCancel(context.Background())
 	rcfg := cfg.Ring
 	rcfg.Replicas = cfg.Replica.N
 	r, err := ring.New(rcfg, cfg.Nodes, ringEpoch)
@@ -89,6 +100,13 @@ func Start(cfg Config) (*Daemon, error) {
 		d.repair.close()
 		d.pool.Close()
 		return nil, err
+	}
+	if cfg.Admin != "" {
+		if d.admin, err = startAdmin(d, cfg.Admin); err != nil {
+			_ = d.Shutdown(context.Background())
+			return nil, err
+		}
+		d.log.Info("admin serving", "addr", d.admin.addr())
 	}
 	d.log.Info("daemon serving", "addr", d.fe.addr, "id", cfg.ID, "nodes", len(cfg.Nodes),
 		"n", rep.N, "w", rep.W, "r", rep.R)
@@ -141,8 +159,14 @@ func (d *Daemon) Addr() string { return d.fe.addr }
 // their connections close without an answer. Shutdown is idempotent; it
 // returns ctx's error if the deadline cut the drain short.
 func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.stopReload()
 	err := d.fe.shutdown(ctx)
 	d.closeOnce.Do(func() {
+		if d.admin != nil {
+			d.admin.close(ctx)
+		}
+		d.reloadMu.Lock() // a reload in progress has seen its ctx end
+		d.reloadMu.Unlock()
 		d.coord.Close()
 		d.repair.close()
 		d.pool.Close()

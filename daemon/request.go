@@ -89,6 +89,7 @@ func (fe *frontend) serve(r *request) {
 	putBuf(r.buf)
 	r.buf = nil
 	fe.m.countStatus(res.status)
+	fe.m.ops.observe(r.op, res.status, time.Now().UnixNano()-r.start)
 	r.s.complete(r, &res)
 	fe.m.memInFlight.Add(-r.charge)
 	fe.m.inFlight.Add(-1)

@@ -39,8 +39,11 @@ type session struct {
 	// Read by the sweeper.
 	lastActive   atomic.Int64 // unix ns of the last input or reply flushed
 	partialSince atomic.Int64 // unix ns since a partial frame sits buffered; 0 = none
-	helloDone    atomic.Bool
-	closing      atomic.Bool // a close was decided; its reason is recorded
+	// outBuffered mirrors gnet's OutboundBuffered after each flush, so that
+	// completions (off the loop) can cap the queue and gnet's buffer together.
+	outBuffered atomic.Int64
+	helloDone   atomic.Bool
+	closing     atomic.Bool // a close was decided; its reason is recorded
 
 	mu            sync.Mutex
 	out           []byte // reply frames not yet handed to gnet
@@ -125,8 +128,9 @@ func (s *session) complete(r *request, res *result) {
 	s.inflight--
 	s.inflightBytes -= r.window
 	// Replies wait here while the loop is busy elsewhere: they count
-	// against the output cap as much as gnet's outbound buffer does.
-	over := len(s.out) > s.fe.cfg.MaxOutboundBuffered
+	// against the output cap together with what gnet still buffers, so
+	// a client that never reads holds at most one cap of replies.
+	over := len(s.out)+int(s.outBuffered.Load()) > s.fe.cfg.MaxOutboundBuffered
 	if over {
 		s.out = nil
 	}
@@ -161,19 +165,29 @@ func (s *session) flush(c gnet.Conn, now int64) string {
 	s.out = s.spare[:0]
 	s.wakePending = false
 	s.mu.Unlock()
+	if len(b)+c.OutboundBuffered() > s.fe.cfg.MaxOutboundBuffered {
+		// Refuse to copy more into gnet's buffer than the cap allows.
+		if s.decideClose(reasonOutputCap) {
+			s.fe.m.outboundCap.Add(1)
+		}
+		return reasonOutputCap
+	}
 	if len(b) > 0 {
 		// Write sends what the socket takes and copies the rest into
 		// gnet's outbound buffer, so b can be reused at once. A write
 		// error closes the connection inside gnet.
 		_, _ = c.Write(b)
 		s.fe.m.writes.Add(1)
+		s.fe.m.bytesOut.Add(uint64(len(b)))
 		s.lastActive.Store(now)
 	}
 	if cap(b) > maxRetainedOut {
 		b = nil
 	}
 	s.spare = b[:0]
-	if ob := c.OutboundBuffered(); ob > s.fe.cfg.MaxOutboundBuffered {
+	ob := c.OutboundBuffered()
+	s.outBuffered.Store(int64(ob))
+	if ob > s.fe.cfg.MaxOutboundBuffered {
 		if s.decideClose(reasonOutputCap) {
 			s.fe.m.outboundCap.Add(1)
 		}

@@ -28,6 +28,9 @@ type metrics struct {
 	replyStatus   [statusSlots]atomic.Uint64
 	writes        atomic.Uint64 // reply writes handed to gnet (one per flush with data)
 	wakes         atomic.Uint64 // loop wake-ups requested by completions
+	bytesIn       atomic.Uint64 // frame bytes decoded
+	bytesOut      atomic.Uint64 // reply bytes handed to gnet
+	ops           opMetrics     // data requests by op: statuses and latency (metrics.go)
 }
 
 // opSlots covers the client opcodes (0x01..0x08) plus one slot for the rest.
@@ -65,6 +68,8 @@ func (m *metrics) appendText(b *bytes.Buffer) {
 	}
 	line(b, "reply_writes", m.writes.Load())
 	line(b, "wakes", m.wakes.Load())
+	line(b, "bytes_in", m.bytesIn.Load())
+	line(b, "bytes_out", m.bytesOut.Load())
 	line(b, "in_flight", m.inFlight.Load())
 	line(b, "in_flight_bytes", m.memInFlight.Load())
 	line(b, "busy_sheds", m.busy.Load())

@@ -87,6 +87,7 @@ func (s *session) decode(c gnet.Conn, now int64) string {
 		f := protocol.Frame{Header: h, Body: fb[protocol.HeaderSize:n:n]}
 		reason := s.handle(&f, n, now)
 		_, _ = c.Discard(n)
+		s.fe.m.bytesIn.Add(uint64(n))
 		if reason != "" {
 			return reason
 		}
