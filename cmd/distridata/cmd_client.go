@@ -75,8 +75,8 @@ func init() {
 			summary: "delete a key",
 			help:    "Deletes KEY (a versioned tombstone). Prints nothing on success; exits 1 if the server says NOT_FOUND."},
 		{name: "stats", nargs: 0, do: doStats,
-			summary: "print the daemon's counters",
-			help:    "Prints the daemon's counters, one \"name value\" pair per line."},
+			summary: "print a summary of the daemon's counters, then all of them",
+			help:    "Prints a summary (connections, requests, shedding, replication, one line per storage\nnode), then every counter, one \"name value\" pair per line."},
 		{name: "ping", nargs: 0, do: doPing,
 			summary: "check that the daemon answers",
 			help:    "Makes one round trip and prints \"pong\" and the round-trip time."},
@@ -258,7 +258,8 @@ func doStats(ctx context.Context, c *client.Conn, a dataArgs, stdout io.Writer) 
 	if text != "" && !strings.HasSuffix(text, "\n") {
 		text += "\n"
 	}
-	_, err = io.WriteString(stdout, text)
+	summarizeStats(stdout, text)
+	_, err = io.WriteString(stdout, "\nall counters:\n"+text)
 	return err
 }
 

@@ -50,7 +50,7 @@ func TestDataCommandsRoundTrip(t *testing.T) {
 	if code, out, errb := cli(t, "get", addr, "greeting"); code != exitNotFound || out != "" || errb != "not found\n" {
 		t.Fatalf("get after del = %d %q %q", code, out, errb)
 	}
-	if code, out, _ := cli(t, "stats", addr); code != exitOK || !strings.HasPrefix(out, "requests ") || !strings.HasSuffix(out, "\n") {
+	if code, out, _ := cli(t, "stats", addr); code != exitOK || !strings.Contains(out, "\nall counters:\nrequests ") || !strings.HasPrefix(out, "connections ") || !strings.HasSuffix(out, "\n") {
 		t.Fatalf("stats = %d %q", code, out)
 	}
 	if code, out, _ := cli(t, "ping", addr); code != exitOK || !strings.HasPrefix(out, "pong ") {
