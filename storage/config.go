@@ -138,15 +138,15 @@ func (c Config) Validate() error {
 func (c Config) validate() error {
 	switch {
 	case c.Listen == "":
-		return fmt.Errorf("Listen is empty")
+		return fmt.Errorf("listen address is empty")
 	case c.Engine != "" && c.Engine != EnginePebble && c.Engine != EngineMemory:
-		return fmt.Errorf("Engine %q is not %q or %q", c.Engine, EnginePebble, EngineMemory)
+		return fmt.Errorf("engine %q is not %q or %q", c.Engine, EnginePebble, EngineMemory)
 	case c.engine() == EnginePebble && c.Dir == "":
-		return fmt.Errorf("Dir is empty (the pebble engine needs a directory)")
+		return fmt.Errorf("data directory is empty (the pebble engine needs one)")
 	case c.Sync != "" && c.Sync != SyncAlways && c.Sync != SyncNone:
-		return fmt.Errorf("Sync %q is not %q or %q", c.Sync, SyncAlways, SyncNone)
+		return fmt.Errorf("sync mode %q is not %q or %q", c.Sync, SyncAlways, SyncNone)
 	case len(c.Token) > protocol.MaxTokenSize:
-		return fmt.Errorf("Token is longer than %d bytes", protocol.MaxTokenSize)
+		return fmt.Errorf("token is longer than %d bytes", protocol.MaxTokenSize)
 	case c.MaxInFlight <= 0 || c.MaxInFlightBytes <= 0:
 		return fmt.Errorf("MaxInFlight %d and MaxInFlightBytes %d must be > 0", c.MaxInFlight, c.MaxInFlightBytes)
 	case c.DefaultDeadline <= 0:
