@@ -25,9 +25,9 @@ const localMaxNodes = 16
 
 // localOptions are the flags of `distridata local`.
 type localOptions struct {
-	dir, listen, engine, sync, tokenFile, logLevel string
-	nodes                                          int
-	drainTimeout                                   time.Duration
+	dir, listen, admin, engine, sync, tokenFile, logLevel string
+	nodes                                                 int
+	drainTimeout                                          time.Duration
 }
 
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -46,6 +46,12 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if token == "" && !isLoopback(o.listen) {
 		fmt.Fprintf(stderr, "distridata local: refusing to serve %s without a token: use --token-file\n", o.listen)
+		return exitUsage
+	}
+	if o.admin != "" && !isLoopback(o.admin) {
+		// The admin listener has no authentication, and local has no
+		// --insecure-public: it is for one machine.
+		fmt.Fprintf(stderr, "distridata local: refusing to serve admin on %s: it has no authentication; bind loopback\n", o.admin)
 		return exitUsage
 	}
 	log, err := newLogger(o.logLevel, stderr)
@@ -68,9 +74,13 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	cfg := localDaemonConfig(o, members, token)
 	cfg.Logger = log
+	cfg.Admin = o.admin
 	if lc.d, err = daemon.Start(cfg); err != nil {
 		fmt.Fprintf(stderr, "distridata local: %v\n", err)
 		return startExit(err)
+	}
+	if a := lc.d.AdminAddr(); a != "" {
+		fmt.Fprintf(stdout, "admin listening on %s\n", a)
 	}
 	fmt.Fprintf(stdout, "distridata serving on %s (N=%d W=%d R=%d)\n", lc.d.Addr(), cfg.Replica.N, cfg.Replica.W, cfg.Replica.R)
 	<-ctx.Done()
@@ -83,6 +93,7 @@ func parseLocal(args []string, stderr io.Writer) (localOptions, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.dir, "dir", "./data", "data directory; node I stores under DIR/node-I")
 	fs.StringVar(&o.listen, "listen", daemon.DefaultListen, "client address host:port")
+	fs.StringVar(&o.admin, "admin", defaultAdminAddr, "admin HTTP address for /metrics, /healthz, /readyz, /explain, /debug/pprof (\"\" disables; loopback only)")
 	fs.IntVar(&o.nodes, "nodes", 3, "storage nodes to run (N is min(3, nodes))")
 	fs.StringVar(&o.engine, "engine", storage.EnginePebble, "storage engine: pebble (durable) or memory (lost on exit)")
 	fs.StringVar(&o.sync, "sync", storage.SyncAlways, "always: acknowledge writes after fsync (group-committed); none: before (UNSAFE)")

@@ -8,7 +8,7 @@ import (
 func TestLocalPutGetDel(t *testing.T) {
 	verifyNoLeaks(t)
 	dir := t.TempDir()
-	addr, stop := startServer(t, runLocal, []string{"--dir", dir, "--listen", "127.0.0.1:0", "--sync", "none", "--log-level", "error"}, "distridata serving on ")
+	addr, stop := startServer(t, runLocal, []string{"--dir", dir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--sync", "none", "--log-level", "error"}, "distridata serving on ")
 	a := "--addr=" + addr
 	if code, _, errs := cli(t, "put", a, "greeting", "hello"); code != exitOK {
 		t.Fatalf("put: %d %s", code, errs)
@@ -26,16 +26,19 @@ func TestLocalPutGetDel(t *testing.T) {
 		t.Fatalf("local exited %d", code)
 	}
 	// Data survives a restart on the same directory (pebble engine).
-	addr, stop = startServer(t, runLocal, []string{"--dir", dir, "--listen", "127.0.0.1:0", "--log-level", "error"}, "distridata serving on ")
+	addr, stop = startServer(t, runLocal, []string{"--dir", dir, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-level", "error"}, "distridata serving on ")
 	if code, _, _ := cli(t, "put", "--addr="+addr, "k2", "v2"); code != exitOK {
 		t.Fatalf("put after restart: %d", code)
 	}
 	stop()
+	if code, _, errs := cli(t, "local", "--admin", "0.0.0.0:7380"); code != exitUsage {
+		t.Fatalf("public admin: %d %s", code, errs)
+	}
 }
 
 func TestLocalOneNodeClampsN(t *testing.T) {
 	verifyNoLeaks(t)
-	addr, stop := startServer(t, runLocal, []string{"--nodes", "1", "--engine", "memory", "--listen", "127.0.0.1:0", "--log-level", "error"}, "distridata serving on ")
+	addr, stop := startServer(t, runLocal, []string{"--nodes", "1", "--engine", "memory", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-level", "error"}, "distridata serving on ")
 	if code, _, errs := cli(t, "put", "--addr="+addr, "k", "v"); code != exitOK {
 		t.Fatalf("put: %d %s", code, errs)
 	}

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/distridata/distridata/daemon"
 	"github.com/distridata/distridata/ring"
 )
@@ -22,10 +20,12 @@ func init() {
 	register("serve", command{summary: "run the daemon: clients in front, storage nodes behind", run: runServe})
 }
 
-// serveOptions are serve's settings. A config file (TOML) uses the flag
-// names as keys; flags given on the command line override it.
+// serveOptions are serve's settings. A config file (TOML, see
+// config_file.go) uses the flag names as keys, plus tables for the rest
+// of daemon.Config; flags given on the command line override it.
 type serveOptions struct {
 	Config         string        `toml:"-"`
+	Admin          string        `toml:"admin"`
 	Listen         string        `toml:"listen"`
 	Nodes          string        `toml:"nodes"`
 	ID             uint          `toml:"id"`
@@ -40,6 +40,11 @@ type serveOptions struct {
 	DrainTimeout   time.Duration `toml:"drain-timeout"`
 	LogLevel       string        `toml:"log-level"`
 	DataDir        string        `toml:"data-dir"`
+	// Members, from [[node]] tables, replaces Nodes when set: it carries
+	// zones and weights.
+	Members []ring.Node `toml:"-"`
+	// D holds every other knob; the fields above override theirs.
+	D daemon.Config `toml:"-"`
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -60,6 +65,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		fmt.Fprintf(stderr, "distridata serve: %v\n", err)
 		return startExit(err)
+	}
+	if a := d.AdminAddr(); a != "" {
+		fmt.Fprintf(stdout, "admin listening on %s\n", a)
 	}
 	fmt.Fprintf(stdout, "distridata serving on %s\n", d.Addr())
 	<-ctx.Done()
@@ -93,7 +101,8 @@ func defaultServeOptions() serveOptions {
 		N: dc.Replica.N, W: dc.Replica.W, R: dc.Replica.R,
 		MaxConns: dc.MaxConns, Timeout: dc.DefaultTimeout,
 		DrainTimeout: daemon.DefaultDrainTimeout, LogLevel: "info",
-		DataDir: "./data/daemon",
+		DataDir: "./data/daemon", Admin: defaultAdminAddr,
+		D: dc,
 	}
 }
 
@@ -105,6 +114,7 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.Config, "config", "", "TOML config file; its keys are these flags' names")
 	fs.StringVar(&o.Listen, "listen", o.Listen, "client address host:port")
+	fs.StringVar(&o.Admin, "admin", o.Admin, "admin HTTP address for /metrics, /healthz, /readyz, /explain, /debug/pprof (\"\" disables)")
 	fs.StringVar(&o.Nodes, "nodes", "", "storage nodes as ID=ADDR,ID=ADDR,...")
 	fs.UintVar(&o.ID, "id", o.ID, "daemon ID (nonzero; the tie-break of versions between daemons)")
 	fs.IntVar(&o.N, "n", o.N, "replicas per key")
@@ -131,7 +141,7 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = f.Value.String() })
 	file := o.Config
 	o = defaultServeOptions()
-	if err := loadTOML(file, &o); err != nil {
+	if err := loadConfigFile(file, &o); err != nil {
 		return o, err
 	}
 	for name, v := range given {
@@ -142,32 +152,22 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	return o, nil
 }
 
-// loadTOML decodes path into v and rejects keys v does not have: a typo
-// in a config file must not silently fall back to a default.
-func loadTOML(path string, v any) error {
-	md, err := toml.DecodeFile(path, v)
-	if err != nil {
-		return fmt.Errorf("cannot read config %s: %w", path, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return fmt.Errorf("config %s: unknown key %q", path, und[0].String())
-	}
-	return nil
-}
-
 // daemonConfig turns options into a daemon.Config, refusing a public
 // listener without a token.
 func (o serveOptions) daemonConfig(stderr io.Writer) (daemon.Config, error) {
-	cfg := daemon.DefaultConfig()
+	cfg := o.D
 	cfg.Listen = o.Listen
+	cfg.Admin = o.Admin
 	cfg.ID = uint32(o.ID)
 	cfg.Replica.N, cfg.Replica.W, cfg.Replica.R = o.N, o.W, o.R
 	cfg.MaxConns = o.MaxConns
 	cfg.DefaultTimeout = o.Timeout
 	cfg.Repair.Dir = o.DataDir
 	var err error
-	if cfg.Nodes, err = parseNodes(o.Nodes); err != nil {
-		return cfg, err
+	if cfg.Nodes = o.Members; len(o.Members) == 0 || o.Nodes != "" {
+		if cfg.Nodes, err = parseNodes(o.Nodes); err != nil {
+			return cfg, err
+		}
 	}
 	if cfg.Token, err = readToken(o.TokenFile); err != nil {
 		return cfg, err
@@ -178,10 +178,13 @@ func (o serveOptions) daemonConfig(stderr io.Writer) (daemon.Config, error) {
 	if cfg.Token == "" && !o.InsecurePublic && !isLoopback(cfg.Listen) {
 		return cfg, fmt.Errorf("refusing to serve %s without a token: use --token-file, or --insecure-public", cfg.Listen)
 	}
+	if cfg.Admin != "" && !o.InsecurePublic && !isLoopback(cfg.Admin) {
+		return cfg, fmt.Errorf("refusing to serve admin on %s: it has no authentication; bind loopback, or --insecure-public", cfg.Admin)
+	}
 	if cfg.Logger, err = newLogger(o.LogLevel, stderr); err != nil {
 		return cfg, err
 	}
-	return cfg, cfg.Validate()
+	return cfg, cfg.Check()
 }
 
 // parseNodes parses "ID=ADDR,ID=ADDR". Nodes share the default zone.

@@ -37,6 +37,23 @@ func (s *syncBuffer) String() string {
 // ends, and returns the address it printed after prefix.
 func startServer(t *testing.T, runCmd func(context.Context, []string, io.Writer, io.Writer) int, args []string, prefix string) (string, func() int) {
 	t.Helper()
+	addr, stop, _ := startServerOut(t, runCmd, args, prefix)
+	return addr, stop
+}
+
+// lineAfter returns the first word after prefix in out, or "".
+func lineAfter(out, prefix string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			return strings.Fields(rest)[0]
+		}
+	}
+	return ""
+}
+
+// startServerOut is startServer that also returns the server's stdout.
+func startServerOut(t *testing.T, runCmd func(context.Context, []string, io.Writer, io.Writer) int, args []string, prefix string) (string, func() int, *syncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errb := &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
@@ -53,10 +70,8 @@ func startServer(t *testing.T, runCmd func(context.Context, []string, io.Writer,
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, line := range strings.Split(out.String(), "\n") {
-			if rest, ok := strings.CutPrefix(line, prefix); ok {
-				return strings.Fields(rest)[0], stop
-			}
+		if a := lineAfter(out.String(), prefix); a != "" {
+			return a, stop, out
 		}
 		select {
 		case code := <-done:
@@ -66,7 +81,7 @@ func startServer(t *testing.T, runCmd func(context.Context, []string, io.Writer,
 	}
 	stop()
 	t.Fatalf("no %q line; stderr: %s", prefix, errb.String())
-	return "", nil
+	return "", nil, nil
 }
 
 func startNodes(t *testing.T, n int) string {
@@ -89,10 +104,14 @@ func startNodes(t *testing.T, n int) string {
 func TestServeEndToEnd(t *testing.T) {
 	verifyNoLeaks(t)
 	nodes := startNodes(t, 3)
-	args := []string{"--listen", "127.0.0.1:0", "--nodes", nodes, "--data-dir", t.TempDir(), "--log-level", "error"}
-	addr, stop := startServer(t, runServe, args, "distridata serving on ")
+	args := []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--nodes", nodes, "--data-dir", t.TempDir(), "--log-level", "error"}
+	addr, stop, out := startServerOut(t, runServe, args, "distridata serving on ")
 	if code, _, errs := cli(t, "put", "--addr="+addr, "k", "v"); code != exitOK {
 		t.Fatalf("put: %d %s", code, errs)
+	}
+	admin := lineAfter(out.String(), "admin listening on ")
+	if code, out, errs := cli(t, "explain", "--admin", admin, "k"); code != exitOK || strings.Count(out, " OK ") != 3 || !strings.Contains(out, "ring epoch 1") {
+		t.Fatalf("explain: %d %q %s", code, out, errs)
 	}
 	if code, out, errs := cli(t, "get", "--addr="+addr, "k"); code != exitOK || out != "v" {
 		t.Fatalf("get: %d %q %s", code, out, errs)
@@ -113,6 +132,10 @@ func TestServeRefusesPublicWithoutToken(t *testing.T) {
 		{[]string{"--listen", "[::1]:7379"}, true},
 		{[]string{"--listen", "localhost:7379"}, true},
 		{[]string{"--listen", "0.0.0.0:7379", "--insecure-public"}, true},
+		{[]string{"--admin", "0.0.0.0:7380"}, false},
+		{[]string{"--admin", ":7380"}, false},
+		{[]string{"--admin", ""}, true},
+		{[]string{"--admin", "0.0.0.0:7380", "--insecure-public"}, true},
 	} {
 		o, err := parseServe(append(tc.args, "--nodes", nodes), io.Discard)
 		if err != nil {
