@@ -27,6 +27,7 @@ type conn struct {
 	readErr    error         // why the reader returned; read after readerDone
 	fr         frameReader   // the reader goroutine's (the handshake's before it starts)
 	scratch    []byte        // the reader goroutine's, for decompressed bodies
+	expired    []*request    // the node sweeper's scratch (sweep.go)
 
 	mu      sync.Mutex
 	closed  bool   // set by shutdown; no request is inserted afterwards
@@ -188,7 +189,6 @@ func (c *conn) shutdown(cause error) {
 	// Built once per connection, shared by every request failed here.
 	lost, notWritten := both(ErrConnLost, cause), both(ErrNotWritten, cause)
 	for id, r := range pending {
-		r.stop()
 		if id <= written {
 			r.complete(replica.Reply{Err: lost})
 		} else {

@@ -71,7 +71,7 @@ func TestShutdownClassifiesByWritten(t *testing.T) {
 		if err := n.window.acquire(context.Background(), 1); err != nil {
 			t.Fatal(err)
 		}
-		r := &request{ctx: context.Background(), node: n, size: 1, stop: func() bool { return true },
+		r := &request{ctx: context.Background(), node: n, size: 1,
 			done: func(rep replica.Reply) { got[i] = rep.Err }}
 		if c.enqueue(r, nil, protocol.ReplicaHeader{}, []protocol.Item{get("k")}) != enqueued {
 			t.Fatal("enqueue failed")
@@ -396,7 +396,7 @@ func TestQueueBoundedWhileWriterStuck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := &request{ctx: context.Background(), node: n, size: size, stop: noStop}
+		r := &request{ctx: context.Background(), node: n, size: size}
 		return c.enqueue(r, nil, protocol.ReplicaHeader{}, items)
 	}
 	big := put("k", string(make([]byte, 30<<10)), 1)

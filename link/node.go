@@ -10,8 +10,9 @@ import (
 )
 
 // node is the link to one storage node at one address: ConnsPerNode slot
-// goroutines, each keeping one connection alive, a shared in-flight window
-// and the node's health. A node is never re-addressed: SetNodes replaces
+// goroutines, each keeping one connection alive, a sweeper goroutine that
+// fails requests whose ctx ended (sweep.go), a shared in-flight window and
+// the node's health. A node is never re-addressed: SetNodes replaces
 // it, so every field but the mutable state below is fixed.
 type node struct {
 	pool   *Pool
@@ -21,7 +22,7 @@ type node struct {
 	ctx    context.Context // cancelled, with ErrClosed or ErrRemoved as cause, to stop the node
 	cancel context.CancelCauseFunc
 	window *window
-	wg     sync.WaitGroup // the slot goroutines
+	wg     sync.WaitGroup // the slot goroutines and the sweeper
 
 	up       atomic.Bool  // false once ejected; true again after a successful HELLO
 	failures atomic.Int64 // consecutive dial/HELLO failures and request deadlines
@@ -50,10 +51,11 @@ func startNode(p *Pool, id, addr string) *node {
 	n.ctx, n.cancel = context.WithCancelCause(context.Background())
 	n.up.Store(true) // optimistic until EjectAfter failures say otherwise
 	n.ready.Store(&[]*conn{})
-	n.wg.Add(p.cfg.ConnsPerNode)
+	n.wg.Add(p.cfg.ConnsPerNode + 1)
 	for range p.cfg.ConnsPerNode {
 		go n.runSlot()
 	}
+	go n.sweepLoop()
 	return n
 }
 

@@ -108,7 +108,13 @@ func (c *conn) handle(f protocol.Frame) error {
 		c.node.stats.late.Add(1)
 		return nil
 	}
-	r.stop()
+	if err := r.ctx.Err(); err != nil {
+		// Its ctx ended before the sweeper saw it: the reply is late,
+		// exactly as if the sweeper had been first.
+		c.node.stats.late.Add(1)
+		r.expire(err)
+		return nil
+	}
 	rep := c.decode(r, f)
 	if rep.Err == nil {
 		c.node.recordSuccess()

@@ -12,9 +12,10 @@ import (
 )
 
 // request is one Send between admission and completion. Whoever removes it
-// from its connection's pending table (the reader on a reply, the ctx
-// callback, the connection's shutdown) owns its completion, so done runs
-// exactly once; before insertion the sending goroutine owns it.
+// from its connection's pending table (the reader on a reply, the node's
+// sweeper or the sender when its ctx ended, the connection's shutdown)
+// owns its completion, so done runs exactly once; before insertion the
+// sending goroutine owns it.
 type request struct {
 	ctx   context.Context
 	done  func(replica.Reply)
@@ -22,7 +23,6 @@ type request struct {
 	op    protocol.Opcode    // the opcode the reply must echo
 	items int                // results an RBATCH reply must carry
 	size  int                // bytes charged to the node's window
-	stop  func() bool        // unregisters the ctx callback
 	one   [1]protocol.Result // backs Reply.Results of a single-item reply: one allocation less
 
 	// Requests that carry no items (RSCAN, RDIGEST; scan.go): frame is
@@ -34,17 +34,23 @@ type request struct {
 	conn atomic.Pointer[conn] // set once, when inserted into conn's table
 }
 
-// onCtxDone runs on the goroutine context.AfterFunc starts when the
-// request's ctx ends before its reply.
+// onCtxDone completes a request whose ctx ended right after the sender
+// inserted it, unless the reader or the sweeper got to it first.
 func (r *request) onCtxDone() {
 	p := r.node.pool
 	p.callbacks.RLock() // Close waits for callbacks that are calling done
 	defer p.callbacks.RUnlock()
 	c := r.conn.Load()
 	if p.callbacksDone || c == nil || !c.remove(r) {
-		return // not inserted yet (Send rechecks ctx), or already completed
+		return // already completed
 	}
-	err := r.ctx.Err()
+	r.expire(r.ctx.Err())
+}
+
+// expire completes a request whose ctx ended before its reply with ctx's
+// error err. A deadline counts as a failure of the node. The caller must
+// own the request.
+func (r *request) expire(err error) {
 	if errors.Is(err, context.DeadlineExceeded) {
 		r.node.recordFailure("request deadline", err)
 	}

@@ -66,17 +66,12 @@ func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Ite
 		sealed = sealRequest(n.pool.cfg.Seal, r.size, h, items)
 		defer putBuf(sealed)
 	}
-	// Registered before insertion, so the callback never races with a
-	// half-built request; it finds nothing until r.conn is set, and the
-	// check after insertion covers a ctx that ended in between.
-	r.stop = noStop
-	if r.ctx.Done() != nil { // a ctx that can never end needs no callback
-		r.stop = context.AfterFunc(r.ctx, r.onCtxDone)
-	}
+	// Once inserted, a request whose ctx ends is completed by the node's
+	// sweeper (sweep.go) or by its reply, whichever comes first; the
+	// check after insertion covers a ctx that had ended already.
 	var changed <-chan struct{}
 	for {
 		if !n.up.Load() {
-			r.stop()
 			return ErrNodeDown
 		}
 		switch n.enqueue(r, sealed, h, items) {
@@ -86,7 +81,6 @@ func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Ite
 			}
 			return nil
 		case enqueueFull:
-			r.stop()
 			return ErrQueueFull
 		}
 		if changed == nil { // subscribe, then look once more before waiting
@@ -94,7 +88,6 @@ func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Ite
 			continue
 		}
 		if err := n.waitChange(r.ctx, changed); err != nil {
-			r.stop()
 			return err
 		}
 		changed = nil
@@ -103,8 +96,6 @@ func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Ite
 		h.DeadlineMs = deadlineMs(r.ctx)
 	}
 }
-
-func noStop() bool { return false }
 
 // enqueue tries the ready connections round robin, starting at the next
 // one. It reports enqueueFull only if every connection is full.

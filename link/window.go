@@ -22,6 +22,8 @@ type window struct {
 	bytes  int
 	queue  []*windowWaiter // FIFO; bounded by the callers blocked in Send
 	closed error           // set by close; every later acquire fails with it
+
+	busy chan struct{} // capacity 1: signalled when n turns from 0 to 1 (wakes the sweeper)
 }
 
 type windowWaiter struct {
@@ -31,7 +33,7 @@ type windowWaiter struct {
 }
 
 func newWindow(maxN, maxBytes int) *window {
-	return &window{maxN: maxN, maxBytes: maxBytes}
+	return &window{maxN: maxN, maxBytes: maxBytes, busy: make(chan struct{}, 1)}
 }
 
 func (w *window) fits(size int) bool {
@@ -47,8 +49,7 @@ func (w *window) acquire(ctx context.Context, size int) error {
 		return w.closed
 	}
 	if len(w.queue) == 0 && w.fits(size) {
-		w.n++
-		w.bytes += size
+		w.admitLocked(size)
 		w.mu.Unlock()
 		return nil
 	}
@@ -94,6 +95,18 @@ func (w *window) abandon(wt *windowWaiter, cause error) error {
 	return both(ErrBusy, cause)
 }
 
+// admitLocked counts an admitted request of size bytes.
+func (w *window) admitLocked(size int) {
+	w.n++
+	w.bytes += size
+	if w.n == 1 {
+		select {
+		case w.busy <- struct{}{}:
+		default: // a signal is pending already
+		}
+	}
+}
+
 // release returns a completed request's share.
 func (w *window) release(size int) {
 	w.mu.Lock()
@@ -108,8 +121,7 @@ func (w *window) grantLocked() {
 		wt := w.queue[0]
 		w.queue[0] = nil
 		w.queue = w.queue[1:]
-		w.n++
-		w.bytes += wt.size
+		w.admitLocked(wt.size)
 		close(wt.ready)
 	}
 	if len(w.queue) == 0 {
