@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/distridata/distridata/daemon"
@@ -69,9 +71,43 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if a := d.AdminAddr(); a != "" {
 		fmt.Fprintf(stdout, "admin listening on %s\n", a)
 	}
+	// SIGHUP re-reads the config file (flags still win) and reloads.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloaded := make(chan struct{})
+	go func() {
+		defer close(reloaded)
+		reloadOnHUP(ctx, hup, args, d)
+	}()
 	fmt.Fprintf(stdout, "distridata serving on %s\n", d.Addr())
 	<-ctx.Done()
-	return drain(d, opts.DrainTimeout, stderr)
+	code := drain(d, opts.DrainTimeout, stderr) // cancels a reload in progress
+	<-reloaded
+	return code
+}
+
+// reloadOnHUP reloads d from args (and the config file they name) on
+// each signal from hup, until ctx ends. A config that cannot be read or
+// is invalid is logged and counted by the daemon, which keeps running.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, args []string, d *daemon.Daemon) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		o, err := parseServe(args, io.Discard)
+		var cfg daemon.Config
+		if err == nil {
+			cfg, err = o.daemonConfig(io.Discard)
+		}
+		if err != nil {
+			d.ReloadFailed(err)
+			continue
+		}
+		_ = d.Reload(cfg) // logged and counted by the daemon
+	}
 }
 
 // startExit is the exit code for a daemon that failed to start: usage

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -192,4 +194,64 @@ func TestServeUsage(t *testing.T) {
 			t.Errorf("%v: exit %d", args, code)
 		}
 	}
+}
+
+// SIGHUP re-reads the config file: a fourth node joins (ring epoch 2); a
+// broken file is refused and counted while the daemon keeps serving.
+func TestServeSIGHUPReload(t *testing.T) {
+	verifyNoLeaks(t)
+	nodes := strings.Split(startNodes(t, 4), ",")
+	file := filepath.Join(t.TempDir(), "serve.toml")
+	write := func(text string) {
+		if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := "listen = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nlog-level = \"error\"\ndata-dir = \"\"\n[ring]\npartitions = 256\n"
+	write(strings.Replace(base, "[ring]", "nodes = \""+strings.Join(nodes[:3], ",")+"\"\n[ring]", 1))
+	addr, stop, out := startServerOut(t, runServe, []string{"--config", file}, "distridata serving on ")
+	admin := "http://" + lineAfter(out.String(), "admin listening on ") + "/metrics"
+	if code, _, errs := cli(t, "put", "--addr="+addr, "k", "v"); code != exitOK {
+		t.Fatalf("put: %d %s", code, errs)
+	}
+	waitMetric := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			if strings.Contains(scrape(t, admin), want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in metrics", want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	write(strings.Replace(base, "[ring]", "nodes = \""+strings.Join(nodes, ",")+"\"\n[ring]", 1))
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitMetric("distridata_ring_epoch 2")
+	waitMetric("distridata_ring_nodes 4")
+	write("nodes = 3\n") // wrong type
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitMetric("distridata_reload_failures_total 1")
+	if m := scrape(t, admin); !strings.Contains(m, "distridata_ring_epoch 2") {
+		t.Fatal("bad reload changed the ring")
+	}
+	if code, out, errs := cli(t, "get", "--addr="+addr, "k"); code != exitOK || out != "v" {
+		t.Fatalf("get after reloads: %d %q %s", code, out, errs)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("serve exited %d", code)
+	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
