@@ -9,12 +9,19 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time with -ldflags
+// "-X main.version=... -X main.commit=..." (see the Makefile). Without
+// them, versionString falls back to what the Go toolchain recorded.
+var (
+	version = "dev"
+	commit  = ""
+)
 
 // Exit codes that scripts can rely on.
 const (
@@ -76,7 +83,31 @@ func usage(w io.Writer) {
 
 func init() {
 	register("version", command{summary: "print the version", run: func(_ context.Context, _ []string, stdout, _ io.Writer) int {
-		fmt.Fprintf(stdout, "distridata %s\n", version)
+		fmt.Fprintln(stdout, versionString())
 		return exitOK
 	}})
+}
+
+// versionString is "distridata VERSION (module M@V, commit C, goX)". The
+// commit comes from -X main.commit, else from the VCS stamp `go build`
+// records in a git checkout.
+func versionString() string {
+	mod, rev, dirty := "unknown", commit, false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		mod = bi.Main.Path + "@" + bi.Main.Version
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision" && rev == "":
+				rev = s.Value[:min(len(s.Value), 12)]
+			case s.Key == "vcs.modified" && s.Value == "true":
+				dirty = true
+			}
+		}
+	}
+	if rev == "" {
+		rev = "unknown"
+	} else if dirty && commit == "" {
+		rev += "-dirty"
+	}
+	return fmt.Sprintf("distridata %s (module %s, commit %s, %s)", version, mod, rev, runtime.Version())
 }
