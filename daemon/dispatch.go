@@ -8,7 +8,7 @@ import (
 
 // dispatch admits a data request: it charges the memory budget (or
 // answers BUSY), copies the body once, decodes and validates it, takes a
-// window slot and starts the request's goroutine. n is the frame size.
+// window slot and hands the request to a worker goroutine. n is the frame size.
 // Loop only.
 func (s *session) dispatch(f *protocol.Frame, n int, now int64) string {
 	fe := s.fe
@@ -47,11 +47,9 @@ func (s *session) dispatch(f *protocol.Frame, n int, now int64) string {
 	fe.m.inFlight.Add(1)
 	fe.workers.Add(1)
 	// A goroutine per request, bounded by the windows and the memory
-	// budget. A pool of parked workers was measured against it
-	// (BenchmarkFrontPut, 50 conns, fake store): 11–12 µs CPU per request
-	// either way at pipeline 16, 29–42 µs at pipeline 1 — no gain for the
-	// extra lock and lifecycle, so goroutines it is.
-	go fe.serve(r)
+	// budget, reused from a pool: a new goroutine grew its stack on every
+	// request (workers.go).
+	fe.hand(r)
 	return ""
 }
 

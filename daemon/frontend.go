@@ -50,7 +50,8 @@ type frontend struct {
 
 	baseCtx    context.Context // parent of every request ctx
 	cancelBase context.CancelFunc
-	workers    sync.WaitGroup // request goroutines
+	workers    sync.WaitGroup // requests being served
+	pool       workerPool     // the goroutines serving them (workers.go)
 	draining   atomic.Bool
 
 	regMu    sync.Mutex // guards sessions; taken before any session.mu
@@ -215,6 +216,9 @@ func (fe *frontend) shutdown(ctx context.Context) error {
 	// contexts so store calls return, then stop gnet, which closes every
 	// connection after flushing what it holds.
 	fe.cancelBase()
+	// Parked workers go now, busy ones after their (cancelled) request:
+	// even a shutdown that gives up below leaves none parked for ever.
+	fe.pool.close()
 	// Stop's own error is either ctx's or "already shutting down" (a
 	// repeated Shutdown); waiting for gnet.Run to return is what counts.
 	_ = fe.eng.Stop(ctx)
@@ -224,6 +228,7 @@ func (fe *frontend) shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 	fe.workers.Wait() // bounded: every store call returns by its cancelled ctx
+	fe.pool.wg.Wait()
 	return err
 }
 
