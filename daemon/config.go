@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -133,6 +134,14 @@ type Config struct {
 	// Empty disables the admin listener. It has no authentication: keep it
 	// on loopback or behind a firewall.
 	Admin string
+	// TLSListen, when set, is a second client address, host:port, served
+	// over TLS with TLS (which must then hold a certificate). Its
+	// connections share the limits, windows, budget and MaxConns of
+	// Listen's. Empty means no TLS listener.
+	TLSListen string
+	// TLS is the server side of TLSListen: certificates, and ClientAuth
+	// and ClientCAs for mutual TLS. Nil is valid only without TLSListen.
+	TLS *tls.Config
 	// Logger receives the daemon's logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -203,6 +212,14 @@ func (c Config) Validate() error {
 func (c Config) validateFront() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen %q: %w", c.Listen, err)
+	}
+	if c.TLSListen != "" {
+		if _, _, err := net.SplitHostPort(c.TLSListen); err != nil {
+			return fmt.Errorf("TLS listen %q: %w", c.TLSListen, err)
+		}
+		if c.TLS == nil || (len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil) {
+			return fmt.Errorf("TLS listen %q needs a TLS config with a certificate", c.TLSListen)
+		}
 	}
 	if c.Admin != "" {
 		if _, _, err := net.SplitHostPort(c.Admin); err != nil {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -32,8 +33,9 @@ type Daemon struct {
 	pool   *link.Pool
 	coord  *replica.Coordinator
 	fe     *frontend
-	repair *repairs // hints, anti-entropy, rebalancing (repair.go)
-	admin  *admin   // nil when Config.Admin is empty (admin.go)
+	repair *repairs  // hints, anti-entropy, rebalancing (repair.go)
+	admin  *admin    // nil when Config.Admin is empty (admin.go)
+	tls    *tlsFront // nil when Config.TLSListen is empty (tls.go)
 
 	// Reloads (reload.go) run one at a time under reloadMu; their ctx is
 	// cancelled by Shutdown so a long rebalance cannot hold it up.
@@ -101,6 +103,13 @@ func Start(cfg Config) (*Daemon, error) {
 		d.pool.Close()
 		return nil, err
 	}
+	if cfg.TLSListen != "" {
+		if d.tls, err = startTLS(d.fe, cfg.TLSListen, cfg.TLS); err != nil {
+			_ = d.Shutdown(context.Background())
+			return nil, err
+		}
+		d.log.Info("TLS serving", "addr", d.tls.addr(), "mtls", cfg.TLS.ClientAuth >= tls.VerifyClientCertIfGiven)
+	}
 	if cfg.Admin != "" {
 		if d.admin, err = startAdmin(d, cfg.Admin); err != nil {
 			_ = d.Shutdown(context.Background())
@@ -147,6 +156,14 @@ func (d *Daemon) seedClock() {
 	}
 }
 
+// TLSAddr is the TLS listener's address, or "" without one.
+func (d *Daemon) TLSAddr() string {
+	if d.tls == nil {
+		return ""
+	}
+	return d.tls.addr()
+}
+
 // Addr is the address clients connect to (with the port resolved when
 // Listen asked for port 0).
 func (d *Daemon) Addr() string { return d.fe.addr }
@@ -160,8 +177,14 @@ func (d *Daemon) Addr() string { return d.fe.addr }
 // returns ctx's error if the deadline cut the drain short.
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.stopReload()
+	if d.tls != nil {
+		d.tls.stopAccepting() // TLS connections drain with the gnet ones
+	}
 	err := d.fe.shutdown(ctx)
 	d.closeOnce.Do(func() {
+		if d.tls != nil {
+			d.tls.close()
+		}
 		if d.admin != nil {
 			d.admin.close(ctx)
 		}

@@ -20,7 +20,7 @@ var liveFields = []string{"Nodes"}
 var reloadIgnored = map[string]bool{
 	"Logger": true, "Replica.Logger": true, "Replica.OnMiss": true, "Replica.Origin": true,
 	"Link.Logger": true, "Link.OnStamp": true, "Repair.Logger": true, "Repair.WriteQuorum": true,
-	"Ring.Replicas": true,
+	"Ring.Replicas": true, "TLS": true, // certificates are read at start only
 }
 
 // Reload applies cfg to the running daemon: a membership change (nodes

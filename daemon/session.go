@@ -27,7 +27,7 @@ const maxResumeRounds = 4
 // before session.mu; mu is a leaf, never held across a syscall.
 type session struct {
 	fe     *frontend
-	gc     gnet.Conn
+	gc     sessionConn // a gnet.Conn, or a tlsConn (tls.go)
 	remote string
 	opened int64 // unix ns; immutable
 
@@ -54,7 +54,7 @@ type session struct {
 	closeReason   string
 }
 
-func newSession(fe *frontend, c gnet.Conn, now int64) *session {
+func newSession(fe *frontend, c sessionConn, now int64) *session {
 	s := &session{fe: fe, gc: c, opened: now}
 	if a := c.RemoteAddr(); a != nil {
 		s.remote = a.String()
