@@ -42,6 +42,10 @@ type serveOptions struct {
 	DrainTimeout   time.Duration `toml:"drain-timeout"`
 	LogLevel       string        `toml:"log-level"`
 	DataDir        string        `toml:"data-dir"`
+	TLSListen      string        `toml:"-"`
+	TLSCert        string        `toml:"-"`
+	TLSKey         string        `toml:"-"`
+	TLSClientCA    string        `toml:"-"`
 	// Members, from [[node]] tables, replaces Nodes when set: it carries
 	// zones and weights.
 	Members []ring.Node `toml:"-"`
@@ -70,6 +74,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if a := d.AdminAddr(); a != "" {
 		fmt.Fprintf(stdout, "admin listening on %s\n", a)
+	}
+	if a := d.TLSAddr(); a != "" {
+		fmt.Fprintf(stdout, "TLS listening on %s\n", a)
 	}
 	// SIGHUP re-reads the config file (flags still win) and reloads.
 	hup := make(chan os.Signal, 1)
@@ -157,6 +164,10 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	fs.IntVar(&o.W, "w", o.W, "default write quorum")
 	fs.IntVar(&o.R, "r", o.R, "default read quorum")
 	fs.StringVar(&o.TokenFile, "token-file", "", "file holding the token clients must present")
+	fs.StringVar(&o.TLSListen, "tls-listen", "", "second client address host:port, served over TLS (needs --tls-cert and --tls-key)")
+	fs.StringVar(&o.TLSCert, "tls-cert", "", "PEM certificate (chain) of the TLS listener")
+	fs.StringVar(&o.TLSKey, "tls-key", "", "PEM private key of the TLS listener")
+	fs.StringVar(&o.TLSClientCA, "tls-client-ca", "", "PEM CA bundle: TLS clients must present a certificate it signed (mutual TLS)")
 	fs.StringVar(&o.NodeTokenFile, "node-token-file", "", "file holding the token storage nodes expect")
 	fs.BoolVar(&o.InsecurePublic, "insecure-public", false, "allow a non-loopback --listen without a token")
 	fs.IntVar(&o.MaxConns, "max-conns", o.MaxConns, "client connections served at once")
@@ -213,6 +224,17 @@ func (o serveOptions) daemonConfig(stderr io.Writer) (daemon.Config, error) {
 	}
 	if cfg.Token == "" && !o.InsecurePublic && !isLoopback(cfg.Listen) {
 		return cfg, fmt.Errorf("refusing to serve %s without a token: use --token-file, or --insecure-public", cfg.Listen)
+	}
+	if cfg.TLSListen = o.TLSListen; o.TLSListen != "" || o.TLSCert != "" || o.TLSKey != "" || o.TLSClientCA != "" {
+		if cfg.TLS, err = serverTLS(o.TLSCert, o.TLSKey, o.TLSClientCA); err != nil {
+			return cfg, err
+		}
+		if o.TLSListen == "" {
+			return cfg, errors.New("--tls-cert, --tls-key and --tls-client-ca need --tls-listen")
+		}
+	}
+	if o.TLSListen != "" && cfg.Token == "" && o.TLSClientCA == "" && !o.InsecurePublic && !isLoopback(o.TLSListen) {
+		return cfg, fmt.Errorf("refusing to serve TLS on %s without client auth: use --token-file or --tls-client-ca, or --insecure-public", o.TLSListen)
 	}
 	if cfg.Admin != "" && !o.InsecurePublic && !isLoopback(cfg.Admin) {
 		return cfg, fmt.Errorf("refusing to serve admin on %s: it has no authentication; bind loopback, or --insecure-public", cfg.Admin)

@@ -77,6 +77,11 @@ var knobs = []knob{
 	{"link.compress-above", "request bodies of at least this many bytes are S2-compressed when smaller", func(o *serveOptions) any { return &o.D.Link.Seal.CompressAbove }},
 	{"link.checksum-above", "request bodies of at least this many bytes carry a CRC-32C", func(o *serveOptions) any { return &o.D.Link.Seal.ChecksumAbove }},
 
+	{"tls.listen", "second client address served over TLS; \"\" = none", func(o *serveOptions) any { return &o.TLSListen }},
+	{"tls.cert", "PEM certificate (chain) of the TLS listener", func(o *serveOptions) any { return &o.TLSCert }},
+	{"tls.key", "PEM private key of the TLS listener", func(o *serveOptions) any { return &o.TLSKey }},
+	{"tls.client-ca", "PEM CA bundle for mutual TLS: clients need a certificate it signed; \"\" = server auth only", func(o *serveOptions) any { return &o.TLSClientCA }},
+
 	{"repair.hint-max-age", "hints older than this are dropped (anti-entropy covers them)", func(o *serveOptions) any { return &o.D.Repair.HintMaxAge }},
 	{"repair.hint-max-bytes", "bytes of stored hints; past it new hints are dropped and counted", func(o *serveOptions) any { return &o.D.Repair.HintMaxBytes }},
 	{"repair.hint-queue", "hints waiting in memory for the writer", func(o *serveOptions) any { return &o.D.Repair.HintQueue }},
@@ -101,7 +106,7 @@ var knobs = []knob{
 // checks that every other field has a knob.
 var knobExempt = map[string]string{
 	"Listen": "listen", "ID": "id", "Nodes": "nodes / [[node]]", "MaxConns": "max-conns",
-	"DefaultTimeout": "timeout", "Token": "token-file", "Admin": "admin", "Logger": "log-level",
+	"DefaultTimeout": "timeout", "Token": "token-file", "Admin": "admin", "TLSListen": "tls.listen", "TLS": "tls.cert, tls.key, tls.client-ca", "Logger": "log-level",
 	"Ring.Replicas": "n", "Replica.N": "n", "Replica.W": "w", "Replica.R": "r",
 	"Replica.Origin": "id", "Replica.OnMiss": "set by the daemon", "Replica.Logger": "log-level",
 	"Link.Token": "node-token-file", "Link.Limits": "the daemon's limits", "Link.OnStamp": "set by the daemon",

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/distridata/distridata/protocol"
+)
+
+// writeTestPKI writes ca.pem, and cert.pem/key.pem for 127.0.0.1 signed
+// by it, into dir.
+func writeTestPKI(t *testing.T, dir string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "daemon"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	for name, b := range map[string]*pem.Block{
+		"ca.pem":   {Type: "CERTIFICATE", Bytes: caDER},
+		"cert.pem": {Type: "CERTIFICATE", Bytes: der},
+		"key.pem":  {Type: "EC PRIVATE KEY", Bytes: kb},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestServeTLSFlags(t *testing.T) {
+	dir := t.TempDir()
+	writeTestPKI(t, dir)
+	cert, key, ca := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
+	nodes := "1=127.0.0.1:1,2=127.0.0.1:2,3=127.0.0.1:3"
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"--tls-listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key}, true},
+		{[]string{"--tls-listen", "127.0.0.1:0", "--tls-cert", cert}, false},
+		{[]string{"--tls-cert", cert, "--tls-key", key}, false},
+		{[]string{"--tls-listen", "127.0.0.1:0", "--tls-cert", key, "--tls-key", key}, false},
+		{[]string{"--tls-listen", "0.0.0.0:7443", "--tls-cert", cert, "--tls-key", key}, false},
+		{[]string{"--tls-listen", "0.0.0.0:7443", "--tls-cert", cert, "--tls-key", key, "--tls-client-ca", ca}, true},
+		{[]string{"--tls-listen", "0.0.0.0:7443", "--tls-cert", cert, "--tls-key", key, "--insecure-public"}, true},
+	} {
+		o, err := parseServe(append(tc.args, "--nodes", nodes), io.Discard)
+		if err == nil {
+			_, err = o.daemonConfig(io.Discard)
+		}
+		if (err == nil) != tc.ok {
+			t.Errorf("%v: err %v", tc.args, err)
+		}
+	}
+	o, _ := parseServe([]string{"--nodes", nodes, "--tls-listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, "--tls-client-ca", ca}, io.Discard)
+	if cfg, err := o.daemonConfig(io.Discard); err != nil || cfg.TLS.ClientAuth != tls.RequireAndVerifyClientCert || cfg.TLS.ClientCAs == nil {
+		t.Fatalf("mTLS config: %v", err)
+	}
+}
+
+// serve --tls-listen answers HELLO over TLS, verified against the CA.
+func TestServeTLSEndToEnd(t *testing.T) {
+	verifyNoLeaks(t)
+	dir := t.TempDir()
+	writeTestPKI(t, dir)
+	args := []string{"--listen", "127.0.0.1:0", "--admin", "", "--nodes", startNodes(t, 3), "--data-dir", "", "--log-level", "error",
+		"--tls-listen", "127.0.0.1:0", "--tls-cert", filepath.Join(dir, "cert.pem"), "--tls-key", filepath.Join(dir, "key.pem")}
+	_, stop, out := startServerOut(t, runServe, args, "distridata serving on ")
+	addr := lineAfter(out.String(), "TLS listening on ")
+	pool, err := loadCAs(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	nc.Write(protocol.AppendHello(nil, 1, protocol.Hello{Version: protocol.ProtocolVersion}))
+	nc.Write(protocol.AppendPut(nil, 2, protocol.Put{Key: []byte("k"), Value: []byte("v")}))
+	for want := range []int{1, 2} {
+		hb := make([]byte, protocol.HeaderSize)
+		if _, err := io.ReadFull(nc, hb); err != nil {
+			t.Fatal(err)
+		}
+		h, err := protocol.DecodeHeader(hb, 1<<20)
+		if err != nil || h.Status != protocol.StatusOK || h.ID != uint64(want+1) {
+			t.Fatalf("reply %d: %+v %v", want+1, h, err)
+		}
+		io.CopyN(io.Discard, nc, int64(h.Length))
+	}
+	nc.Close()
+	if code := stop(); code != exitOK {
+		t.Fatalf("serve exited %d", code)
+	}
+	if !strings.Contains(out.String(), "TLS listening on 127.0.0.1:") {
+		t.Fatalf("output: %s", out.String())
+	}
+}
