@@ -1,6 +1,7 @@
 package link
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,6 +49,11 @@ type Config struct {
 	OnStamp func(protocol.ReplicaStamp)
 	// Logger receives connection and health events; nil uses slog.Default.
 	Logger *slog.Logger
+	// TLS, when not nil, makes every connection to a node TLS with this
+	// client config: RootCAs verifies the nodes, and an empty ServerName
+	// is taken from the node address's host. Certificates here give
+	// mutual TLS. Nil means plain TCP.
+	TLS *tls.Config
 }
 
 // DefaultConfig returns the configuration the daemon uses unless told

@@ -19,6 +19,11 @@ func (n *node) connect() (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot dial node: %w", err)
 	}
+	if cfg := n.pool.cfg.TLS; cfg != nil {
+		if nc, err = clientTLS(n.ctx, nc, cfg, n.addr, n.pool.cfg.DialTimeout); err != nil {
+			return nil, fmt.Errorf("cannot dial node: %w", err)
+		}
+	}
 	c := newConn(n, nc)
 	if err := c.handshake(); err != nil {
 		nc.Close()

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -103,6 +104,10 @@ type Config struct {
 	Pebble PebbleOptions
 	Logger *slog.Logger     // nil = slog.Default()
 	Clock  func() time.Time // nil = time.Now; injectable for tests
+	// TLS, when not nil, makes Listen serve TLS only, with this server
+	// config (a certificate; ClientCAs and ClientAuth for mutual TLS).
+	// Nil means plain TCP.
+	TLS *tls.Config
 }
 
 // DefaultConfig returns a config for a durable pebble node on a loopback

@@ -23,6 +23,9 @@ const defaultNodeListen = "127.0.0.1:7400"
 // fields as they stand.
 type nodeOptions struct {
 	tokenFile      string
+	tlsCert        string
+	tlsKey         string
+	tlsClientCA    string
 	insecurePublic bool
 	drainTimeout   time.Duration
 	logLevel       string
@@ -71,6 +74,9 @@ func parseNode(args []string, stderr io.Writer) (storage.Config, nodeOptions, er
 	fs.StringVar(&cfg.Sync, "sync", cfg.Sync, "always: acknowledge writes after fsync (group-committed); none: before (UNSAFE)")
 	fs.UintVar(&id, "id", 1, "node ID, reported to daemons")
 	fs.StringVar(&opts.tokenFile, "token-file", "", "file holding the token daemons must present in HELLO")
+	fs.StringVar(&opts.tlsCert, "tls-cert", "", "PEM certificate: serve daemons over TLS only (with --tls-key)")
+	fs.StringVar(&opts.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&opts.tlsClientCA, "tls-client-ca", "", "PEM CA bundle: daemons must present a certificate it signed (mutual TLS)")
 	fs.BoolVar(&opts.insecurePublic, "insecure-public", false, "allow a non-loopback --listen without a token")
 	fs.DurationVar(&cfg.TombstoneGrace, "tombstone-grace", cfg.TombstoneGrace, "keep tombstones this long (0 = forever); must exceed hint and anti-entropy lag")
 	fs.DurationVar(&cfg.GCInterval, "gc-interval", cfg.GCInterval, "how often to collect old tombstones (0 = never)")
@@ -91,7 +97,12 @@ func parseNode(args []string, stderr io.Writer) (storage.Config, nodeOptions, er
 	if cfg.Token, err = readToken(opts.tokenFile); err != nil {
 		return cfg, opts, err
 	}
-	if cfg.Token == "" && !opts.insecurePublic && !isLoopback(cfg.Listen) {
+	if opts.tlsCert != "" || opts.tlsKey != "" || opts.tlsClientCA != "" {
+		if cfg.TLS, err = serverTLS(opts.tlsCert, opts.tlsKey, opts.tlsClientCA); err != nil {
+			return cfg, opts, err
+		}
+	}
+	if cfg.Token == "" && opts.tlsClientCA == "" && !opts.insecurePublic && !isLoopback(cfg.Listen) {
 		return cfg, opts, fmt.Errorf("refusing to serve %s without a token: anyone who can reach it could overwrite or read every replica; use --token-file, or --insecure-public on a trusted network", cfg.Listen)
 	}
 	if cfg.Logger, err = newLogger(opts.logLevel, stderr); err != nil {

@@ -46,6 +46,9 @@ type serveOptions struct {
 	TLSCert        string        `toml:"-"`
 	TLSKey         string        `toml:"-"`
 	TLSClientCA    string        `toml:"-"`
+	NodeTLSCA      string        `toml:"-"`
+	NodeTLSCert    string        `toml:"-"`
+	NodeTLSKey     string        `toml:"-"`
 	// Members, from [[node]] tables, replaces Nodes when set: it carries
 	// zones and weights.
 	Members []ring.Node `toml:"-"`
@@ -168,6 +171,9 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "PEM certificate (chain) of the TLS listener")
 	fs.StringVar(&o.TLSKey, "tls-key", "", "PEM private key of the TLS listener")
 	fs.StringVar(&o.TLSClientCA, "tls-client-ca", "", "PEM CA bundle: TLS clients must present a certificate it signed (mutual TLS)")
+	fs.StringVar(&o.NodeTLSCA, "node-tls-ca", "", "PEM CA bundle: reach storage nodes over TLS, verifying them with it")
+	fs.StringVar(&o.NodeTLSCert, "node-tls-cert", "", "PEM client certificate for nodes that require mutual TLS (with --node-tls-key)")
+	fs.StringVar(&o.NodeTLSKey, "node-tls-key", "", "PEM private key of --node-tls-cert")
 	fs.StringVar(&o.NodeTokenFile, "node-token-file", "", "file holding the token storage nodes expect")
 	fs.BoolVar(&o.InsecurePublic, "insecure-public", false, "allow a non-loopback --listen without a token")
 	fs.IntVar(&o.MaxConns, "max-conns", o.MaxConns, "client connections served at once")
@@ -232,6 +238,9 @@ func (o serveOptions) daemonConfig(stderr io.Writer) (daemon.Config, error) {
 		if o.TLSListen == "" {
 			return cfg, errors.New("--tls-cert, --tls-key and --tls-client-ca need --tls-listen")
 		}
+	}
+	if cfg.Link.TLS, err = nodeTLS(o.NodeTLSCA, o.NodeTLSCert, o.NodeTLSKey); err != nil {
+		return cfg, err
 	}
 	if o.TLSListen != "" && cfg.Token == "" && o.TLSClientCA == "" && !o.InsecurePublic && !isLoopback(o.TLSListen) {
 		return cfg, fmt.Errorf("refusing to serve TLS on %s without client auth: use --token-file or --tls-client-ca, or --insecure-public", o.TLSListen)

@@ -82,6 +82,10 @@ var knobs = []knob{
 	{"tls.key", "PEM private key of the TLS listener", func(o *serveOptions) any { return &o.TLSKey }},
 	{"tls.client-ca", "PEM CA bundle for mutual TLS: clients need a certificate it signed; \"\" = server auth only", func(o *serveOptions) any { return &o.TLSClientCA }},
 
+	{"tls.node-ca", "PEM CA bundle: reach storage nodes over TLS, verifying them; \"\" = plain TCP", func(o *serveOptions) any { return &o.NodeTLSCA }},
+	{"tls.node-cert", "PEM client certificate for nodes that require mutual TLS", func(o *serveOptions) any { return &o.NodeTLSCert }},
+	{"tls.node-key", "PEM private key of tls.node-cert", func(o *serveOptions) any { return &o.NodeTLSKey }},
+
 	{"repair.hint-max-age", "hints older than this are dropped (anti-entropy covers them)", func(o *serveOptions) any { return &o.D.Repair.HintMaxAge }},
 	{"repair.hint-max-bytes", "bytes of stored hints; past it new hints are dropped and counted", func(o *serveOptions) any { return &o.D.Repair.HintMaxBytes }},
 	{"repair.hint-queue", "hints waiting in memory for the writer", func(o *serveOptions) any { return &o.D.Repair.HintQueue }},
@@ -110,7 +114,7 @@ var knobExempt = map[string]string{
 	"Ring.Replicas": "n", "Replica.N": "n", "Replica.W": "w", "Replica.R": "r",
 	"Replica.Origin": "id", "Replica.OnMiss": "set by the daemon", "Replica.Logger": "log-level",
 	"Link.Token": "node-token-file", "Link.Limits": "the daemon's limits", "Link.OnStamp": "set by the daemon",
-	"Link.Logger": "log-level", "Repair.Dir": "data-dir", "Repair.WriteQuorum": "w", "Repair.Logger": "log-level",
+	"Link.Logger": "log-level", "Link.TLS": "tls.node-ca, tls.node-cert, tls.node-key", "Repair.Dir": "data-dir", "Repair.WriteQuorum": "w", "Repair.Logger": "log-level",
 }
 
 // loadConfigFile applies the file at path to o: every key must be a knob

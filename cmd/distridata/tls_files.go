@@ -41,3 +41,28 @@ func loadCAs(path string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
+
+// nodeTLS builds the links' client config: nil (plain TCP) without a CA;
+// with one, nodes are verified against it, and a certificate and key, if
+// given, answer nodes that require mutual TLS.
+func nodeTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	if caFile == "" {
+		if certFile != "" || keyFile != "" {
+			return nil, fmt.Errorf("--node-tls-cert and --node-tls-key need --node-tls-ca")
+		}
+		return nil, nil
+	}
+	pool, err := loadCAs(caFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if certFile != "" || keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("cannot load node TLS certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,11 +14,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/storage"
 )
 
 // writeTestPKI writes ca.pem, and cert.pem/key.pem for 127.0.0.1 signed
@@ -122,5 +125,46 @@ func TestServeTLSEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "TLS listening on 127.0.0.1:") {
 		t.Fatalf("output: %s", out.String())
+	}
+}
+
+// Daemon to nodes over mutual TLS: nodes require a client certificate
+// from the CA, serve verifies them and presents one.
+func TestServeNodeTLS(t *testing.T) {
+	verifyNoLeaks(t)
+	dir := t.TempDir()
+	writeTestPKI(t, dir)
+	cert, key, ca := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
+	var list []string
+	for i := 1; i <= 3; i++ {
+		cfg, _, err := parseNode([]string{"--listen", "127.0.0.1:0", "--engine", "memory", "--id", strconv.Itoa(i),
+			"--tls-cert", cert, "--tls-key", key, "--tls-client-ca", ca, "--log-level", "error"}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := storage.Start(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Shutdown(context.Background()) })
+		list = append(list, strconv.Itoa(i)+"="+s.Addr().String())
+	}
+	args := []string{"--listen", "127.0.0.1:0", "--admin", "", "--nodes", strings.Join(list, ","), "--data-dir", "", "--log-level", "error",
+		"--node-tls-ca", ca, "--node-tls-cert", cert, "--node-tls-key", key}
+	addr, stop := startServer(t, runServe, args, "distridata serving on ")
+	if code, _, errs := cli(t, "put", "--addr="+addr, "k", "v"); code != exitOK {
+		t.Fatalf("put over node TLS: %d %s", code, errs)
+	}
+	if code, out, errs := cli(t, "get", "--addr="+addr, "k"); code != exitOK || out != "v" {
+		t.Fatalf("get: %d %q %s", code, out, errs)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("serve exited %d", code)
+	}
+	if _, _, err := parseNode([]string{"--tls-cert", cert}, io.Discard); err == nil {
+		t.Error("node --tls-cert without --tls-key accepted")
+	}
+	if _, err := nodeTLS("", cert, key); err == nil {
+		t.Error("--node-tls-cert without --node-tls-ca accepted")
 	}
 }
