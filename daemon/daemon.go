@@ -188,8 +188,10 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		if d.admin != nil {
 			d.admin.close(ctx)
 		}
-		d.reloadMu.Lock() // a reload in progress has seen its ctx end
-		d.reloadMu.Unlock()
+		// Close under reloadMu: a reload in progress (its ctx is
+		// cancelled) ends first, and a later one finds reloadCtx done.
+		d.reloadMu.Lock()
+		defer d.reloadMu.Unlock()
 		d.coord.Close()
 		d.repair.close()
 		d.pool.Close()
