@@ -29,10 +29,24 @@
 //     IdleTimeout. It reads the daemon's own registry, never Conn.Context
 //     (gnet race #723).
 //
+// # Operability
+//
+// Config.Admin serves /metrics (a Prometheus collector that reads the
+// counters above at scrape time; the request path only bumps sharded
+// atomics, metrics.go), /healthz, /readyz (every partition has max(W, R)
+// owners up), /explain?key= (each owner's copy, read directly) and
+// /debug/pprof/. Config.TLSListen serves clients over crypto/tls on net:
+// a reader and a writer goroutine per connection stand in for the loop
+// and use the same session code (tls.go). Reload applies a membership
+// change through the rebalancer at epoch+1; other fields need a restart
+// (reload.go).
+//
 // # Goroutines
 //
 // Daemon owns: the gnet engine (gnet.Run in one goroutine, its loops and
 // ticker), one goroutine per in-flight request (bounded by the windows and
-// the memory budget), and whatever the link pool and the coordinator own.
-// Shutdown stops and waits for all of them.
+// the memory budget), the admin HTTP server, the TLS accept loop and two
+// goroutines per TLS connection, and whatever the link pool, the
+// coordinator and the repair package own. Shutdown stops and waits for
+// all of them.
 package daemon
