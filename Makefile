@@ -14,7 +14,8 @@ COUNT     ?= 1
 STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -X main.version=$(VERSION)
+COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: build run test fuzz-smoke fuzz check staticcheck bench bench-anchors reliability clean
 
