@@ -26,7 +26,7 @@ func (o *op) run(parent context.Context) {
 	expired := ctx.Err() != nil || parent.Err() != nil
 	if !expired { // a request born expired sends nothing
 		o.sendAll(ctx, 0, n)
-		expired = o.wait(ctx, fanoutDone)
+		expired = o.wait(fanoutDone)
 	}
 	o.mu.Lock()
 	o.decide()
@@ -46,7 +46,7 @@ func (o *op) run(parent context.Context) {
 	if o.repairs > 0 {
 		o.hdr.DeadlineMs = remainingMs(dl) // what is left after the fan-out
 		o.sendAll(ctx, n, o.nsUsed)
-		o.wait(ctx, repairsDone) // a repair that misses the deadline is counted, not fatal
+		o.wait(repairsDone) // a repair that misses the deadline is counted, not fatal
 	}
 	o.mu.Lock()
 	o.phase = phaseDone
@@ -54,7 +54,7 @@ func (o *op) run(parent context.Context) {
 }
 
 // contexts bounds the request by the caller's deadline, else Timeout from
-// now, and sets o.cancel. A read's calls end with the caller. A write's
+// now, and sets o.cancel (or o.wctx) and o.waitCtx. A read's calls end with the caller. A write's
 // calls outlive the caller's cancellation (never its deadline): owners
 // beyond W still get the write instead of waiting for repair, and a client
 // that hangs up cannot leave a write on fewer owners than it reached. The
@@ -68,16 +68,20 @@ func (o *op) contexts(parent context.Context) (context.Context, time.Time) {
 	if o.read {
 		if ok {
 			ctx, cancel := context.WithCancel(parent)
-			o.cancel = cancel
+			o.cancel, o.waitCtx = cancel, ctx
 			return ctx, dl
 		}
 		ctx, cancel := context.WithDeadline(parent, dl)
-		o.cancel = cancel
+		o.cancel, o.waitCtx = cancel, ctx
 		return ctx, dl
 	}
 	o.abort = parent.Done()
+	if ok { // the caller's Done closes at dl: the calls need no timer of their own
+		o.wctx = newWriteCtx(parent, dl)
+		return o.wctx, dl
+	}
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(parent), dl)
-	o.cancel = cancel
+	o.cancel, o.waitCtx = cancel, ctx
 	return ctx, dl
 }
 

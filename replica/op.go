@@ -44,9 +44,13 @@ type op struct {
 	wake   chan struct{} // capacity 1: "re-check the wait condition"
 	refs   atomic.Int32
 	cancel context.CancelFunc // ends the replica calls: reads on return, writes on release
+	wctx   *writeCtx          // a write's calls' ctx when the caller has a deadline; ended on release
 	abort  <-chan struct{}    // writes: the caller's Done; ends the wait, not the calls
-	gate   *writeGate         // writes: the generation counted until release (move.go)
-	move   *pendingMove       // writes: the dual-write plan, if a ring change is pending
+	// waitCtx is the calls' ctx, whose end also ends the wait; nil for a
+	// write whose abort already closes at its deadline (writectx.go).
+	waitCtx context.Context
+	gate    *writeGate   // writes: the generation counted until release (move.go)
+	move    *pendingMove // writes: the dual-write plan, if a ring change is pending
 }
 
 type phase uint8
@@ -146,6 +150,10 @@ func (o *op) release() {
 		o.cancel()
 		o.cancel = nil
 	}
+	if o.wctx != nil {
+		o.wctx.release()
+		o.wctx = nil
+	}
 	if cap(o.keys) > maxPooledKeys || cap(o.arena) > maxPooledArena {
 		return
 	}
@@ -166,7 +174,7 @@ func (o *op) reset() {
 	o.keys, o.slots, o.arena = o.keys[:0], o.slots[:0], o.arena[:0]
 	o.nsUsed, o.phaseStart, o.undecided, o.repairs = 0, 0, 0, 0
 	o.c, o.ring, o.hdr, o.phase = nil, nil, protocol.ReplicaHeader{}, phasePlan
-	o.read, o.background, o.abort, o.move = false, false, nil, nil
+	o.read, o.background, o.abort, o.move, o.waitCtx = false, false, nil, nil, nil
 	select {
 	case <-o.wake:
 	default:
@@ -287,9 +295,11 @@ func (o *op) sendAll(ctx context.Context, from, to int) {
 	}
 }
 
-// wait blocks until cond holds (re-checked after every wake-up) or ctx
-// ends; it reports whether ctx ended first.
-func (o *op) wait(ctx context.Context, cond func(*op) bool) (expired bool) {
+// wait blocks until cond holds (re-checked after every wake-up), the calls'
+// ctx ends (waitCtx) or the caller gives up (abort); it reports whether
+// it stopped waiting before cond held.
+func (o *op) wait(cond func(*op) bool) (expired bool) {
+	var done <-chan struct{} // asked for only when needed: Done allocates
 	for {
 		o.mu.Lock()
 		ok := cond(o)
@@ -297,9 +307,12 @@ func (o *op) wait(ctx context.Context, cond func(*op) bool) (expired bool) {
 		if ok {
 			return false
 		}
+		if done == nil && o.waitCtx != nil {
+			done = o.waitCtx.Done()
+		}
 		select {
 		case <-o.wake:
-		case <-ctx.Done():
+		case <-done:
 			return true
 		case <-o.abort:
 			return true
