@@ -21,9 +21,9 @@
 // with backoff) is a probe that marks it up again.
 //
 // Goroutines: per node, one slot goroutine per connection (dial, HELLO,
-// then the writer) and one reader per live connection; Pool.Close and
-// SetNodes wait for them. ctx callbacks run on goroutines started by
-// context.AfterFunc; Close waits for those that are completing a request.
+// then the writer), one reader per live connection, and one sweeper that
+// fails pending requests whose ctx ended (every 2 ms while the node has
+// requests admitted; sweep.go); Pool.Close and SetNodes wait for them.
 //
 // Locks: Pool.mu is held while nodes are started and stopped; node.mu,
 // conn.mu and window.mu are leaves and never nest. No lock is held while
