@@ -134,7 +134,7 @@ func (d *Daemon) Rebalancer() *repair.Rebalancer { return d.repair.reb }
 // while writes reach both owner sets, commits next, and unlinks the nodes
 // next dropped. On error the old ring keeps serving with dual writes in
 // place; call Move again to resume. Deleting the moved partitions from
-// their old owners is not done (see repair/NOTES.md).
+// their old owners is not done (see RELIABILITY.md, "Repair and membership change").
 func (d *Daemon) Move(ctx context.Context, next *ring.Ring) (repair.MoveReport, error) {
 	old := d.coord.Ring()
 	addrs := nodeAddrs(old.Nodes())

@@ -103,7 +103,7 @@ func (rb *Rebalancer) Stats() MoveStats {
 // commits next. The Backend must already reach next's nodes. On error the
 // dual writes stay in place and old still serves reads: call Move again
 // to resume, or Cancel to abandon. Removing the data of owners that lost
-// a partition is left to the operator (see NOTES.md).
+// a partition is left to the operator (see RELIABILITY.md, "Repair and membership change").
 func (rb *Rebalancer) Move(ctx context.Context, old, next *ring.Ring) (MoveReport, error) {
 	rb.mu.Lock()
 	defer rb.mu.Unlock()

@@ -64,7 +64,7 @@
 // zone holds at most one replica per partition, so fair shares are water-
 // filled across zones first, then within each zone. Capacities bound the
 // peak; there is no floor, so a node can own a few percent less than its
-// share when its draws are poor. Measured figures are in PERFORMANCE-ring.md.
+// share when its draws are poor. Measured figures are in PERFORMANCE.md (the ring section).
 //
 // With zones, a partition's acceptable candidates depend on the owners it
 // already holds, so the balancer's result depends (deterministically) on

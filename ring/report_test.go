@@ -7,13 +7,13 @@ import (
 	"time"
 )
 
-// TestReport prints the balance and movement table of PERFORMANCE-ring.md.
+// TestReport prints the balance and movement table of PERFORMANCE.md (the ring section).
 // It builds 1000-node rings at P=2^20, so it only runs on request:
 //
 //	RING_REPORT=1 go test ./ring -run TestReport -v
 func TestReport(t *testing.T) {
 	if os.Getenv("RING_REPORT") == "" {
-		t.Skip("set RING_REPORT=1 to print the PERFORMANCE-ring.md tables")
+		t.Skip("set RING_REPORT=1 to print the PERFORMANCE.md (the ring section) tables")
 	}
 	fmt.Println("| nodes | zones | P | slack | peak/mean | peak/fair | min/mean | add × ideal | unchanged moves (add) | remove × ideal | unchanged moves (remove) | build | WithNode | WithoutNode |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
