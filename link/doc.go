@@ -22,7 +22,7 @@
 //
 // Goroutines: per node, one slot goroutine per connection (dial, HELLO,
 // then the writer), one reader per live connection, and one sweeper that
-// fails pending requests whose ctx ended (every 2 ms while the node has
+// fails pending requests whose ctx ended (every 10 ms while the node has
 // requests admitted; sweep.go); Pool.Close and SetNodes wait for them.
 //
 // Locks: Pool.mu is held while nodes are started and stopped; node.mu,
