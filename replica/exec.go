@@ -18,7 +18,7 @@ func (o *op) run(parent context.Context) {
 	}
 	ctx, dl := o.contexts(parent)
 	if o.read {
-		defer o.cancel() // ends a read's leftover replica calls at once
+		defer o.endReadCalls() // ends a read's leftover replica calls at once
 	}
 	o.hdr = protocol.ReplicaHeader{Epoch: o.ring.Epoch(), DeadlineMs: remainingMs(dl)}
 	n := o.nsUsed
@@ -54,8 +54,8 @@ func (o *op) run(parent context.Context) {
 }
 
 // contexts bounds the request by the caller's deadline, else Timeout from
-// now, and sets o.cancel (or o.wctx) and o.waitCtx. A read's calls end with the caller. A write's
-// calls outlive the caller's cancellation (never its deadline): owners
+// now, and sets o.cancel (or o.rctx, o.wctx) and o.waitCtx (or o.abort).
+// A read's calls end with the caller. A write's calls outlive the caller's cancellation (never its deadline): owners
 // beyond W still get the write instead of waiting for repair, and a client
 // that hangs up cannot leave a write on fewer owners than it reached. The
 // caller's own wait still ends with its context (o.abort); the write's
@@ -66,10 +66,10 @@ func (o *op) contexts(parent context.Context) (context.Context, time.Time) {
 		dl = time.Now().Add(o.c.cfg.Timeout)
 	}
 	if o.read {
-		if ok {
-			ctx, cancel := context.WithCancel(parent)
-			o.cancel, o.waitCtx = cancel, ctx
-			return ctx, dl
+		if ok { // the caller's Done closes at dl: no child context needed
+			o.rctx = &readCtx{Context: parent}
+			o.abort = parent.Done()
+			return o.rctx, dl
 		}
 		ctx, cancel := context.WithDeadline(parent, dl)
 		o.cancel, o.waitCtx = cancel, ctx
@@ -83,6 +83,17 @@ func (o *op) contexts(parent context.Context) (context.Context, time.Time) {
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(parent), dl)
 	o.cancel, o.waitCtx = cancel, ctx
 	return ctx, dl
+}
+
+// endReadCalls cancels a read's leftover replica calls.
+func (o *op) endReadCalls() {
+	if o.rctx != nil {
+		o.rctx.release()
+		o.rctx = nil
+		return
+	}
+	o.cancel()
+	o.cancel = nil
 }
 
 // remainingMs is the wire deadline: milliseconds left, rounded up so that

@@ -45,7 +45,8 @@ type op struct {
 	refs   atomic.Int32
 	cancel context.CancelFunc // ends the replica calls: reads on return, writes on release
 	wctx   *writeCtx          // a write's calls' ctx when the caller has a deadline; ended on release
-	abort  <-chan struct{}    // writes: the caller's Done; ends the wait, not the calls
+	rctx   *readCtx           // a read's calls' ctx when the caller has a deadline; ended on return
+	abort  <-chan struct{}    // the caller's Done (writes, and reads with an rctx); ends the wait
 	// waitCtx is the calls' ctx, whose end also ends the wait; nil for a
 	// write whose abort already closes at its deadline (writectx.go).
 	waitCtx context.Context

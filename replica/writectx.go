@@ -81,3 +81,50 @@ func (c *writeCtx) release() {
 		c.cancel()
 	}
 }
+
+// readCtx is the context of a read's replica calls when the caller's
+// context has a deadline: it ends with the caller or when the read
+// returns. Like writeCtx it saves what the link no longer needs: a child
+// context registered in the caller's (a lock, a map entry and 2-3
+// allocations per GET). Err is two atomic loads; a real child is built
+// only if a Send blocks on Done.
+type readCtx struct {
+	context.Context // the caller's: Deadline and Value
+	cancelled       atomic.Bool
+
+	once   sync.Once
+	inner  context.Context // built by Done on first use
+	cancel context.CancelFunc
+}
+
+// Err reports Canceled once the read returned, else the caller's Err.
+func (c *readCtx) Err() error {
+	if c.cancelled.Load() {
+		return context.Canceled
+	}
+	return c.Context.Err()
+}
+
+// Done builds, on first use, a child of the caller's context that release
+// cancels; after release it is a closed channel.
+func (c *readCtx) Done() <-chan struct{} {
+	c.once.Do(func() {
+		c.inner, c.cancel = context.WithCancel(c.Context)
+		if c.cancelled.Load() {
+			c.cancel()
+		}
+	})
+	if c.inner == nil { // released before anyone asked
+		return closedChan
+	}
+	return c.inner.Done()
+}
+
+// release ends the context: the read's leftover calls are cancelled.
+func (c *readCtx) release() {
+	c.cancelled.Store(true)
+	c.once.Do(func() {}) // no inner context will be built from now on
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
