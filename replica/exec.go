@@ -55,11 +55,12 @@ func (o *op) run(parent context.Context) {
 
 // contexts bounds the request by the caller's deadline, else Timeout from
 // now, and sets o.cancel (or o.rctx, o.wctx) and o.waitCtx (or o.abort).
-// A read's calls end with the caller. A write's calls outlive the caller's cancellation (never its deadline): owners
-// beyond W still get the write instead of waiting for repair, and a client
-// that hangs up cannot leave a write on fewer owners than it reached. The
-// caller's own wait still ends with its context (o.abort); the write's
-// calls are cancelled when the last callback releases the op.
+// A read's calls end with the caller. A write's calls outlive the caller's
+// cancellation (never its deadline): owners beyond W still get the write
+// instead of waiting for repair, and a client that hangs up cannot leave a
+// write on fewer owners than it reached. The caller's own wait still ends
+// with its context (o.abort); the write's calls are cancelled when the
+// last callback releases the op.
 func (o *op) contexts(parent context.Context) (context.Context, time.Time) {
 	dl, ok := parent.Deadline()
 	if !ok {
