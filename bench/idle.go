@@ -20,8 +20,8 @@ type IdleConfig struct {
 
 // IdleResult counts what HoldIdle achieved.
 type IdleResult struct {
-	Opened  int   // connections whose HELLO was answered OK
-	Refused int   // connections refused (dial error, or HELLO not OK)
+	Opened   int   // connections whose HELLO was answered OK
+	Refused  int   // connections refused (dial error, or HELLO not OK)
 	FirstErr error // the first refusal's error, for the report
 }
 
