@@ -107,7 +107,7 @@ func (c *frameCodec) handshake(nc net.Conn, deadline time.Time) error {
 	if _, err := nc.Write(req); err != nil {
 		return fmt.Errorf("%w: cannot send HELLO: %w", ErrHandshake, err)
 	}
-	f, err := readFrame(nc)
+	f, err := protocol.ReadFrame(nc, protocol.DefaultMaxPreAuthFrameSize)
 	if err != nil {
 		return fmt.Errorf("%w: cannot read HELLO reply: %w", ErrHandshake, err)
 	}
@@ -126,26 +126,6 @@ func (c *frameCodec) handshake(nc net.Conn, deadline time.Time) error {
 		c.maxFrame = hr.Limits.MaxFrameSize
 	}
 	return nc.SetDeadline(time.Time{})
-}
-
-// readFrame reads exactly one frame; only the handshake uses it.
-func readFrame(nc net.Conn) (protocol.Frame, error) {
-	var buf []byte
-	tmp := make([]byte, 512)
-	for {
-		n, err := nc.Read(tmp)
-		buf = append(buf, tmp[:n]...)
-		f, _, derr := protocol.Decode(buf, protocol.DefaultMaxPreAuthFrameSize)
-		if derr == nil {
-			return f, nil
-		}
-		if !errors.Is(derr, protocol.ErrIncomplete) {
-			return protocol.Frame{}, derr
-		}
-		if err != nil {
-			return protocol.Frame{}, err
-		}
-	}
 }
 
 func (c *frameCodec) appendRequest(dst []byte, id uint64, op opKind, key, value []byte) []byte {

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -107,7 +106,7 @@ func handshake(ctx context.Context, nc net.Conn, token string) (protocol.HelloRe
 	if _, err := nc.Write(protocol.AppendHello(nil, helloID, hello)); err != nil {
 		return protocol.HelloReply{}, fmt.Errorf("%w: cannot send HELLO: %w", ErrHandshake, err)
 	}
-	f, err := readFrame(nc, maxHelloReply)
+	f, err := protocol.ReadFrame(nc, maxHelloReply)
 	if err != nil {
 		return protocol.HelloReply{}, fmt.Errorf("%w: cannot read HELLO reply: %w", ErrHandshake, err)
 	}
@@ -142,23 +141,6 @@ func checkHelloReply(info protocol.HelloReply) error {
 		return fmt.Errorf("%w: server limits: %w", ErrHandshake, err)
 	}
 	return nil
-}
-
-// readFrame reads exactly one frame of at most max bytes from r.
-func readFrame(r io.Reader, max int) (protocol.Frame, error) {
-	var hdr [protocol.HeaderSize]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return protocol.Frame{}, err
-	}
-	h, err := protocol.DecodeHeader(hdr[:], max)
-	if err != nil {
-		return protocol.Frame{}, err
-	}
-	body := make([]byte, h.Length)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return protocol.Frame{}, err
-	}
-	return protocol.Frame{Header: h, Body: body}, nil
 }
 
 // ServerInfo returns the server's HELLO reply: its ID, clock, ring epoch

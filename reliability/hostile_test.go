@@ -28,7 +28,7 @@ type answer struct {
 // status), a close, or silence.
 func react(nc net.Conn) answer {
 	nc.SetReadDeadline(time.Now().Add(refuseWithin))
-	f, err := systest.ReadFrame(nc)
+	f, err := protocol.ReadFrame(nc, protocol.DefaultMaxFrameSize)
 	switch {
 	case err == nil:
 		return answer{Status: f.Status}

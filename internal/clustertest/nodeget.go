@@ -2,7 +2,6 @@ package clustertest
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"time"
 
@@ -34,14 +33,14 @@ func (c *Cluster) NodeGet(n *Node, key []byte) (protocol.Result, error) {
 	if _, err := nc.Write(req); err != nil {
 		return protocol.Result{}, err
 	}
-	hello, err := readFrame(nc)
+	hello, err := protocol.ReadFrame(nc, protocol.DefaultMaxFrameSize)
 	if err != nil {
 		return protocol.Result{}, err
 	}
 	if hello.Status != protocol.StatusOK {
 		return protocol.Result{}, fmt.Errorf("node %s refused HELLO: %v", n.ID, hello.Status)
 	}
-	f, err := readFrame(nc)
+	f, err := protocol.ReadFrame(nc, protocol.DefaultMaxFrameSize)
 	if err != nil {
 		return protocol.Result{}, err
 	}
@@ -54,21 +53,4 @@ func (c *Cluster) NodeGet(n *Node, key []byte) (protocol.Result, error) {
 	}
 	_, res, err := protocol.DecodeReplicaReply(f.Header, body)
 	return res, err
-}
-
-// readFrame reads one whole frame; its body is freshly allocated.
-func readFrame(r io.Reader) (protocol.Frame, error) {
-	hb := make([]byte, protocol.HeaderSize)
-	if _, err := io.ReadFull(r, hb); err != nil {
-		return protocol.Frame{}, err
-	}
-	h, err := protocol.DecodeHeader(hb, protocol.DefaultMaxFrameSize)
-	if err != nil {
-		return protocol.Frame{}, err
-	}
-	body := make([]byte, h.Length)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return protocol.Frame{}, err
-	}
-	return protocol.Frame{Header: h, Body: body}, nil
 }

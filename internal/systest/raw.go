@@ -2,7 +2,6 @@ package systest
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"time"
 
@@ -38,7 +37,7 @@ func handshake(nc net.Conn, hello []byte) error {
 	if _, err := nc.Write(hello); err != nil {
 		return err
 	}
-	f, err := ReadFrame(nc)
+	f, err := protocol.ReadFrame(nc, protocol.DefaultMaxFrameSize)
 	if err != nil {
 		return fmt.Errorf("cannot read HELLO reply: %w", err)
 	}
@@ -46,24 +45,6 @@ func handshake(nc net.Conn, hello []byte) error {
 		return fmt.Errorf("HELLO refused: %v", f.Status)
 	}
 	return nil
-}
-
-// ReadFrame reads one whole frame (any size up to the default frame
-// limit); its body is freshly allocated.
-func ReadFrame(r io.Reader) (protocol.Frame, error) {
-	hb := make([]byte, protocol.HeaderSize)
-	if _, err := io.ReadFull(r, hb); err != nil {
-		return protocol.Frame{}, err
-	}
-	h, err := protocol.DecodeHeader(hb, protocol.DefaultMaxFrameSize)
-	if err != nil {
-		return protocol.Frame{}, err
-	}
-	body := make([]byte, h.Length)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return protocol.Frame{}, err
-	}
-	return protocol.Frame{Header: h, Body: body}, nil
 }
 
 // NodeGet reads key straight from node n (a replica GET, bypassing the
@@ -84,7 +65,7 @@ func (c *Cluster) NodeGet(n *Node, key []byte) (protocol.Result, error) {
 	if _, err := nc.Write(req); err != nil {
 		return protocol.Result{}, err
 	}
-	f, err := ReadFrame(nc)
+	f, err := protocol.ReadFrame(nc, protocol.DefaultMaxFrameSize)
 	if err != nil {
 		return protocol.Result{}, err
 	}
