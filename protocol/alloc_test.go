@@ -86,6 +86,10 @@ func TestEncodeAllocs(t *testing.T) {
 		}},
 		{"AppendDigest", func() { dst = AppendDigest(dst[:0], 1, Digest{Partition: 1}) }},
 		{"AppendDigestReply", func() { dst = AppendDigestReply(dst[:0], 1, DigestReply{Keys: 1}) }},
+		{"AppendEpochCommit", func() { dst = AppendEpochCommit(dst[:0], 1, EpochCommit{Ring: 1}) }},
+		{"AppendEpochReply", func() { dst = AppendEpochReply(dst[:0], 1, StatusWrongEpoch, EpochReply{Ring: 1}) }},
+		{"AppendDrop", func() { dst = AppendDrop(dst[:0], 1, Drop{Partition: 1}) }},
+		{"AppendDropReply", func() { dst = AppendDropReply(dst[:0], 1, StatusOK, DropReply{Keys: 1}) }},
 		{"Seal compressing 64KiB", func() { dst = Seal(dst[:0], big, DefaultSealOptions()) }},
 	})
 }
@@ -182,6 +186,10 @@ func TestDecodeAllocs(t *testing.T) {
 		}},
 		{"DecodeDigest", func() { DecodeDigest(bodyOf(AppendDigest(make([]byte, 0, 64), 1, Digest{}))) }},
 		{"DecodeDigestReply", func() { DecodeDigestReply(bodyOf(AppendDigestReply(make([]byte, 0, 64), 1, DigestReply{}))) }},
+		{"DecodeEpochCommit", func() { DecodeEpochCommit(bodyOf(AppendEpochCommit(make([]byte, 0, 64), 1, EpochCommit{}))) }},
+		{"DecodeEpochReply", func() { DecodeEpochReply(bodyOf(AppendEpochReply(make([]byte, 0, 64), 1, StatusOK, EpochReply{}))) }},
+		{"DecodeDrop", func() { DecodeDrop(bodyOf(AppendDrop(make([]byte, 0, 64), 1, Drop{}))) }},
+		{"DecodeDropReply", func() { DecodeDropReply(bodyOf(AppendDropReply(make([]byte, 0, 64), 1, StatusOK, DropReply{}))) }},
 		{"Open plain", func() { b, _ := plain.Open(nil, 1<<20); sink += len(b) }},
 		{"Open checksummed", func() { b, _ := checked.Open(nil, 1<<20); sink += len(b) }},
 		{"Open compressed into scratch", func() { b, _ := sealed.Open(scratch, 1<<20); sink += len(b) }},

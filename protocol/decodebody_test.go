@@ -94,6 +94,10 @@ func decodeRequestBody(op Opcode, body []byte) (any, error) {
 		return DecodeScan(body)
 	case OpReplicaDigest:
 		return DecodeDigest(body)
+	case OpReplicaEpoch:
+		return DecodeEpochCommit(body)
+	case OpReplicaDrop:
+		return DecodeDrop(body)
 	}
 	return nil, ErrUnknownOpcode
 }
@@ -108,13 +112,19 @@ func emptyOK(op Opcode) bool {
 	return false
 }
 
+// stampedRefusal: REPOCH and RDROP refused for their epoch still carry
+// their body, so the sender learns the node's epoch.
+func stampedRefusal(h Header) bool {
+	return (h.Op == OpReplicaEpoch || h.Op == OpReplicaDrop) && h.Status == StatusWrongEpoch
+}
+
 func decodeReplyBody(h Header, body []byte) (any, error) {
 	switch {
 	case h.Op == OpPing || h.Op == OpStats:
 		return rawBody(body), nil
 	case len(body) == 0 && (h.Status != StatusOK || emptyOK(h.Op)):
 		return emptyBody{}, nil
-	case h.Status != StatusOK && !emptyOK(h.Op):
+	case h.Status != StatusOK && !emptyOK(h.Op) && !stampedRefusal(h):
 		// A refused HELLO or batch has an empty body, nothing else.
 		return nil, ErrMalformed
 	}
@@ -136,6 +146,10 @@ func decodeReplyBody(h Header, body []byte) (any, error) {
 		return decodeScanReply(body)
 	case OpReplicaDigest:
 		return DecodeDigestReply(body)
+	case OpReplicaEpoch:
+		return DecodeEpochReply(body)
+	case OpReplicaDrop:
+		return DecodeDropReply(body)
 	}
 	return nil, ErrUnknownOpcode
 }
@@ -287,6 +301,14 @@ func encodeReplicaFrame(dst []byte, h Header, v any) []byte {
 			w.Add(r)
 		}
 		return w.Finish(v.ReplicaStamp)
+	case EpochCommit:
+		return AppendEpochCommit(dst, id, v)
+	case EpochReply:
+		return AppendEpochReply(dst, id, h.Status, v)
+	case Drop:
+		return AppendDrop(dst, id, v)
+	case DropReply:
+		return AppendDropReply(dst, id, h.Status, v)
 	case Scan:
 		return AppendScan(dst, id, v)
 	case scanReplyBody:

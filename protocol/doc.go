@@ -114,8 +114,8 @@
 // and meaning forever; new ones take unused numbers; 0x00 stays invalid.
 //
 //	client ops (client ↔ daemon)     replica ops (daemon ↔ storage node)
-//	0x01 HELLO   0x05 DEL            0x20 RPUT     0x23 RBATCH
-//	0x02 PING    0x06 STATS          0x21 RGET     0x24 RSCAN
+//	0x01 HELLO   0x05 DEL            0x20 RPUT     0x23 RBATCH    0x26 REPOCH
+//	0x02 PING    0x06 STATS          0x21 RGET     0x24 RSCAN     0x27 RDROP
 //	0x03 PUT     0x07 MPUT           0x22 RDEL     0x25 RDIGEST
 //	0x04 GET     0x08 MGET
 //
@@ -182,10 +182,18 @@
 //
 //	prefix  epoch u64 | deadline_ms u32   sender's ring epoch; remaining budget
 //	                                      from arrival at the node (0 = node default)
-//	stamp   clock u64 | epoch u64         node's HLC after the request; highest
-//	                                      ring epoch the node has seen
+//	stamp   clock u64 | epoch u64         node's HLC after the request; the ring
+//	                                      epoch the node has committed (REPOCH)
 //
-// Both sides merge the other's clock and epoch on every message. An item is
+// Both sides merge the other's clock on every message. Epoch fencing: once
+// a node has committed epoch E (REPOCH, kept durably), it refuses every
+// replica request whose prefix epoch is below E with WRONG_EPOCH, applying
+// nothing; until the first REPOCH (E = 0) it serves every epoch. A refused
+// RPUT, RDEL or RGET is answered stamp | result with status WRONG_EPOCH; a
+// refused RBATCH is header OK with every result WRONG_EPOCH; both carry
+// the stamp, so the sender learns E. RSCAN and RDIGEST are refused with an
+// empty body. A prefix epoch above E is served: the sender is moving data
+// to a ring it has not committed yet. An item is
 // one key operation (Item), a result is one item's answer (Result):
 //
 //	item    kind u8 | partition u32 | [version] | key bytes16 | [value bytes32]
@@ -224,6 +232,28 @@
 // over entries, of xxh3 of the 13-byte record header ts|origin|tombstone
 // seeded with xxh3 of the key); it is for comparing replicas of one
 // cluster, not a wire-level invariant.
+//
+//	REPOCH 0x26   request: prefix | ring u64
+//	              reply:   stamp | ring u64   (OK or WRONG_EPOCH, both with the body)
+//	RDROP 0x27    request: prefix | partition u32
+//	              reply:   stamp | keys u64   (OK or WRONG_EPOCH, both with the body)
+//
+// REPOCH commits the prefix's epoch: a daemon sends it to every node once
+// the data of a ring change has moved. ring fingerprints that ring
+// (ring.Ring.Hash). An epoch above the node's is made durable before the
+// OK; the same epoch with the same ring is an idempotent OK; a lower
+// epoch, or the same epoch with a different ring, is WRONG_EPOCH and
+// changes nothing. The reply's stamp epoch and ring are the node's
+// committed ones after the request (ring 0 if none), so REPOCH with
+// epoch 0 asks a node what it has committed without changing it.
+//
+// RDROP removes every entry of a partition (tombstones too) from a node
+// that the sender's ring no longer places it on, and answers how many it
+// removed. The node cannot check ownership, only that the sender's ring is
+// the current one: it refuses with WRONG_EPOCH, removing nothing, unless
+// the prefix epoch equals its committed epoch and no request with a
+// higher epoch (a ring change in progress) has arrived since it started.
+// The check and the removal are atomic with respect to writes.
 //
 // # Statuses
 //

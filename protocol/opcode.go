@@ -28,6 +28,8 @@ const (
 	OpReplicaBatch  Opcode = 0x23 // many replica items in one frame
 	OpReplicaScan   Opcode = 0x24 // iterate a partition's keys and versions
 	OpReplicaDigest Opcode = 0x25 // a partition's digest, for anti-entropy
+	OpReplicaEpoch  Opcode = 0x26 // commit a ring epoch: older ones are refused from then on
+	OpReplicaDrop   Opcode = 0x27 // remove a partition the node no longer owns
 )
 
 var opNames = map[Opcode]string{
@@ -35,6 +37,7 @@ var opNames = map[Opcode]string{
 	OpStats: "STATS", OpMPut: "MPUT", OpMGet: "MGET",
 	OpReplicaPut: "RPUT", OpReplicaGet: "RGET", OpReplicaDel: "RDEL",
 	OpReplicaBatch: "RBATCH", OpReplicaScan: "RSCAN", OpReplicaDigest: "RDIGEST",
+	OpReplicaEpoch: "REPOCH", OpReplicaDrop: "RDROP",
 }
 
 func (o Opcode) String() string {
@@ -48,4 +51,4 @@ func (o Opcode) String() string {
 func (o Opcode) Known() bool { _, ok := opNames[o]; return ok }
 
 // IsReplica reports whether o is a daemon ↔ node operation.
-func (o Opcode) IsReplica() bool { return o >= OpReplicaPut && o <= OpReplicaDigest }
+func (o Opcode) IsReplica() bool { return o >= OpReplicaPut && o <= OpReplicaDrop }

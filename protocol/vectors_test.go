@@ -169,6 +169,20 @@ func replicaVectors() []vector {
 		{"rdigest-reply", "RDIGEST reply: key count and order-independent digest", func() []byte {
 			return AppendDigestReply(nil, 14, DigestReply{ReplicaStamp: vecStamp, Keys: 2, Digest: 0x0123456789abcdef})
 		}},
+		{"repoch-request", "REPOCH request: commit ring epoch 42 with its ring fingerprint", func() []byte {
+			return AppendEpochCommit(nil, 18, EpochCommit{ReplicaHeader: vecRH, Ring: 0x1122334455667788})
+		}},
+		{"repoch-reply-wrong-epoch", "REPOCH reply: refused, the node has committed epoch 43; its stamp and ring", func() []byte {
+			st := vecStamp
+			st.Epoch = 43
+			return AppendEpochReply(nil, 18, StatusWrongEpoch, EpochReply{ReplicaStamp: st, Ring: 0x0102030405060708})
+		}},
+		{"rdrop-request", "RDROP request: remove partition 513, no longer owned at epoch 42", func() []byte {
+			return AppendDrop(nil, 19, Drop{ReplicaHeader: vecRH, Partition: 513})
+		}},
+		{"rdrop-reply", "RDROP reply: 3 entries removed", func() []byte {
+			return AppendDropReply(nil, 19, StatusOK, DropReply{ReplicaStamp: vecStamp, Keys: 3})
+		}},
 	}
 }
 
