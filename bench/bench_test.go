@@ -202,13 +202,13 @@ func TestRunJSONShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"ops_per_sec", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "errors", "ops",
-		"target", "addr", "conns", "pipeline", "keys", "dist", "value_size", "ratio", "duration_s", "requests",
+		"target", "addr", "tls", "conns", "pipeline", "keys", "dist", "value_size", "ratio", "duration_s", "requests",
 		"rate", "warmup_s", "w", "r", "seed", "loop", "per_op"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q: %s", k, b)
 		}
 	}
-	if m["ops"] != 200.0 || m["ratio"] != "1:1" || m["w"] != 2.0 {
+	if m["ops"] != 200.0 || m["ratio"] != "1:1" || m["w"] != 2.0 || m["tls"] != false {
 		t.Errorf("JSON values wrong: %s", b)
 	}
 	if _, ok := m["errors"].(map[string]any); !ok {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -87,6 +88,9 @@ type Config struct {
 
 	Token []byte // HELLO token, or RESP AUTH password; empty = none
 	Seed  uint64 // seeds keys, values and the op mix; same seed, same stream
+	// TLS, when not nil, makes every connection TLS with this config
+	// (the handshake is part of the dial, not measured); nil = plain TCP.
+	TLS *tls.Config
 
 	DialTimeout  time.Duration // per connection, handshake included
 	DrainTimeout time.Duration // wait for in-flight replies after the end

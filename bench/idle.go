@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -16,6 +17,7 @@ type IdleConfig struct {
 	Hold        time.Duration // how long to keep them open once all are tried; > 0
 	DialTimeout time.Duration // per connection dial + HELLO; 0 means 2 s
 	Token       []byte        // HELLO token, if the daemon requires one
+	TLS         *tls.Config   // TLS to the daemon's TLS listener; nil = plain TCP
 }
 
 // IdleResult counts what HoldIdle achieved.
@@ -45,12 +47,11 @@ func HoldIdle(ctx context.Context, cfg IdleConfig) (IdleResult, error) {
 		}
 	}()
 	var res IdleResult
-	d := net.Dialer{Timeout: cfg.DialTimeout}
 	for range cfg.Conns {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		nc, err := d.DialContext(ctx, "tcp", cfg.Addr)
+		nc, err := dial(ctx, cfg.Addr, cfg.TLS, cfg.DialTimeout)
 		if err == nil {
 			err = codec.handshake(nc, time.Now().Add(cfg.DialTimeout))
 			if err != nil {

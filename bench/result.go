@@ -176,6 +176,7 @@ type jsonResult struct {
 
 	Target     Target  `json:"target"`
 	Addr       string  `json:"addr"`
+	TLS        bool    `json:"tls"`
 	Loop       string  `json:"loop"`
 	Conns      int     `json:"conns"`
 	Pipeline   int     `json:"pipeline"`
@@ -203,7 +204,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		jsonLatency: toJSONLatency(r.Ops, r.OpsPerSec, r.Latency),
 		Errors:      r.Errors, Statuses: r.Statuses,
 		ElapsedS: r.Elapsed.Seconds(), Sent: r.Sent, LateSend: r.LateSends, MaxLagMs: ms(r.MaxSendLag), PerOp: map[string]jsonLatency{},
-		Target: c.Target, Addr: c.address(), Loop: c.loopName(), Conns: c.Conns, Pipeline: c.Pipeline,
+		Target: c.Target, Addr: c.address(), TLS: c.TLS != nil, Loop: c.loopName(), Conns: c.Conns, Pipeline: c.Pipeline,
 		Keys: c.Keys, Dist: c.Dist, ValueSize: c.ValueSize,
 		Ratio:     fmt.Sprintf("%d:%d", c.SetWeight, c.GetWeight),
 		DurationS: c.Duration.Seconds(), Requests: c.Requests, WarmupS: c.Warmup.Seconds(),
@@ -228,7 +229,11 @@ func (r Result) MarshalJSON() ([]byte, error) {
 func (r Result) WriteText(w io.Writer) error {
 	c := r.Config
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: %d conns, pipeline %d, %s loop", c.Target, c.address(), c.Conns, c.Pipeline, c.loopName())
+	fmt.Fprintf(&b, "%s %s", c.Target, c.address())
+	if c.TLS != nil {
+		b.WriteString(" over TLS")
+	}
+	fmt.Fprintf(&b, ": %d conns, pipeline %d, %s loop", c.Conns, c.Pipeline, c.loopName())
 	if c.openLoop() {
 		fmt.Fprintf(&b, " at %.0f req/s", c.Rate)
 	}

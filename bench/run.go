@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,10 +107,9 @@ func (r *runner) dialAll(ctx context.Context, recs []*recorder) ([]*driver, erro
 	if r.cfg.Target == TargetNode {
 		clock = protocol.NewClock(nil)
 	}
-	dialer := net.Dialer{Timeout: r.cfg.DialTimeout}
 	drivers := make([]*driver, 0, r.cfg.Conns)
 	for i := range r.cfg.Conns {
-		nc, err := dialer.DialContext(ctx, "tcp", r.cfg.address())
+		nc, err := dial(ctx, r.cfg.address(), r.cfg.TLS, r.cfg.DialTimeout)
 		if err != nil {
 			return drivers, fmt.Errorf("cannot connect to %s: %w", r.cfg.address(), err)
 		}

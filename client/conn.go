@@ -47,8 +47,8 @@ type Conn struct {
 	late    atomic.Uint64
 }
 
-// Dial connects to a daemon at addr and performs HELLO within
-// opts.DialTimeout (and ctx). An error from Dial is in the ErrFailed
+// Dial connects to a daemon at addr, over TLS if opts.TLS is set, and
+// performs HELLO, all within opts.DialTimeout (and ctx). An error from Dial is in the ErrFailed
 // class: nothing was sent but the handshake.
 func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 	if err := opts.Validate(); err != nil {
@@ -61,6 +61,11 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 	nc, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
 		return nil, &callError{op: protocol.OpHello, err: fmt.Errorf("cannot dial %s: %w", addr, err)}
+	}
+	if opts.TLS != nil {
+		if nc, err = startTLS(dctx, nc, addr, opts.TLS); err != nil {
+			return nil, &callError{op: protocol.OpHello, err: err}
+		}
 	}
 	info, err := handshake(dctx, nc, opts.Token)
 	if err != nil {

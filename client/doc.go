@@ -1,6 +1,7 @@
 // Package client is the Go client of a DistriData daemon.
 //
-// A Conn is one TCP connection that any number of goroutines share.
+// A Conn is one TCP connection (TLS with Options.TLS, to the daemon's
+// --tls-listen address) that any number of goroutines share.
 // Requests are pipelined: each carries a request ID, the daemon answers in
 // whatever order its replicas finish, and the Conn's reader goroutine
 // matches replies to calls by ID. Pool spreads calls over several Conns.

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -178,4 +179,20 @@ func progressed(c *client.Conn, frames uint64) bool {
 		time.Sleep(time.Millisecond)
 	}
 	return false
+}
+
+// A TLS Dial to a plain-TCP server fails in the handshake instead of
+// falling back to plain text.
+func TestTLSDialToPlainServer(t *testing.T) {
+	srv := clienttest.NewFakeServer(t)
+	o := client.DefaultOptions()
+	o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	c, err := client.Dial(testCtx(t), srv.Addr(), o)
+	if err == nil {
+		c.Close()
+		t.Fatal("TLS Dial to a plain server succeeded")
+	}
+	if !errors.Is(err, client.ErrHandshake) || !errors.Is(err, client.ErrFailed) {
+		t.Fatalf("TLS Dial to a plain server: %v", err)
+	}
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"fmt"
 	"math"
 	"time"
@@ -57,6 +58,12 @@ type Options struct {
 	// Seal says which request frames are compressed and checksummed
 	// (default protocol.DefaultSealOptions(); zero disables both).
 	Seal protocol.SealOptions
+	// TLS, when not nil, makes the connection TLS with this config (the
+	// daemon's --tls-listen address): RootCAs verifies the daemon (nil =
+	// the system roots), an empty ServerName is taken from the address's
+	// host, and Certificates answer a daemon that requires mutual TLS.
+	// The handshake counts against DialTimeout. Nil means plain TCP.
+	TLS *tls.Config
 
 	// noYield turns off the yield before each flush; tests use it to
 	// measure what the yield buys.

@@ -28,6 +28,7 @@ type benchFlags struct {
 	target, dist, ratio, tokenFile string
 	jsonOut                        bool
 	w, r                           uint
+	tls                            clientTLSFlags
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -92,6 +93,7 @@ func benchFlagSet(cfg *bench.Config, stderr io.Writer) (*flag.FlagSet, *benchFla
 	fs.UintVar(&bf.r, "r", 0, "distridata: read quorum per request (0 = server default)")
 	fs.DurationVar(&cfg.Deadline, "deadline", 0, "per-request deadline sent to the server (0 = server default)")
 	fs.StringVar(&bf.tokenFile, "token-file", "", "file holding the auth token (HELLO token, or redis AUTH password)")
+	bf.tls.register(fs)
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of keys, values and the mix")
 	fs.BoolVar(&bf.jsonOut, "json", false, "print one JSON object instead of text")
 	return fs, bf
@@ -118,7 +120,8 @@ func (bf *benchFlags) apply(cfg *bench.Config, fs *flag.FlagSet) error {
 		}
 		cfg.Token = []byte(strings.TrimRight(string(b), "\r\n"))
 	}
-	return nil
+	cfg.TLS, err = bf.tls.config()
+	return err
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

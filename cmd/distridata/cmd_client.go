@@ -36,7 +36,8 @@ const dataExitHelp = `
 Exit codes:
   0  ok
   1  not found ("not found" on stderr)
-  2  usage error (bad flags or arguments, unreadable --token-file)
+  2  usage error (bad flags or arguments, unreadable --token-file or
+     TLS files)
   3  failed, unknown outcome, or connection error; stderr has one line
      "distridata CMD: status=STATUS outcome=CLASS: detail", where STATUS
      is the server's status (TIMEOUT, BUSY, ...) or "none" when no reply
@@ -59,6 +60,7 @@ type dataArgs struct {
 	quorum    int
 	timeout   time.Duration
 	tokenFile string
+	tls       clientTLSFlags
 	pos       []string
 }
 
@@ -98,6 +100,10 @@ func (dc dataCommand) run(ctx context.Context, args []string, stdout, stderr io.
 	}
 	opts := client.DefaultOptions()
 	opts.Token, opts.DialTimeout, opts.Timeout = token, a.timeout, a.timeout
+	if opts.TLS, err = a.tls.config(); err != nil {
+		fmt.Fprintf(stderr, "distridata %s: %v\n", dc.name, err)
+		return exitUsage
+	}
 	c, err := client.Dial(ctx, a.addr, opts)
 	if err != nil {
 		return reportDataErr(dc.name, err, stderr)
@@ -123,6 +129,7 @@ func (dc dataCommand) parse(args []string, stdout, stderr io.Writer) (a dataArgs
 	fs.StringVar(&a.addr, "addr", addr, "daemon address host:port; $"+addrEnv+", if set, replaces the default")
 	fs.DurationVar(&a.timeout, "timeout", defaultClientTimeout, "bound on the connect, then on the call")
 	fs.StringVar(&a.tokenFile, "token-file", "", "file holding the auth token (surrounding whitespace ignored)")
+	a.tls.register(fs)
 	switch dc.quorum {
 	case "w":
 		fs.IntVar(&a.quorum, "w", 0, "write quorum W, 1..N (0 = the daemon's default)")

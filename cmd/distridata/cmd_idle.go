@@ -19,12 +19,14 @@ func init() {
 func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cfg bench.IdleConfig
 	var tokenFile string
+	var tf clientTLSFlags
 	fs := flag.NewFlagSet("idle", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", bench.DefaultDistriDataAddr, "daemon host:port")
 	fs.IntVar(&cfg.Conns, "conns", 10000, "connections to open")
 	fs.DurationVar(&cfg.Hold, "hold", 0, "how long to hold them open (required)")
 	fs.StringVar(&tokenFile, "token-file", "", "file holding the HELLO token")
+	tf.register(fs)
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return exitUsage
 	}
@@ -35,6 +37,11 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		cfg.Token = []byte(tok)
+	}
+	var err error
+	if cfg.TLS, err = tf.config(); err != nil {
+		fmt.Fprintf(stderr, "distridata idle: %v\n", err)
+		return exitUsage
 	}
 	res, err := bench.HoldIdle(ctx, cfg)
 	if err != nil && ctx.Err() == nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"flag"
 	"fmt"
 	"os"
 )
@@ -61,6 +62,53 @@ func nodeTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
 			return nil, fmt.Errorf("cannot load node TLS certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// clientTLSFlags are the TLS flags of every command that dials a daemon
+// (put, get, del, stats, ping, bench, idle). They mirror serve's: the
+// daemon's --tls-cert is verified with --tls-ca, and --tls-cert and
+// --tls-key here are the client's own, for a daemon with --tls-client-ca.
+type clientTLSFlags struct {
+	on                             bool
+	caFile, certFile, keyFile, sni string
+}
+
+func (f *clientTLSFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.on, "tls", false, "connect over TLS (to serve's --tls-listen address); without --tls-ca the system roots verify the daemon")
+	fs.StringVar(&f.caFile, "tls-ca", "", "PEM CA bundle that verifies the daemon's certificate (implies --tls)")
+	fs.StringVar(&f.certFile, "tls-cert", "", "PEM client certificate, for a daemon that requires mutual TLS (with --tls-key)")
+	fs.StringVar(&f.keyFile, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&f.sni, "tls-server-name", "", "name the daemon's certificate must carry (default: the --addr host)")
+}
+
+// config returns nil (plain TCP) unless --tls or --tls-ca was given. The
+// other flags alone are an error rather than a silent plain connection.
+func (f clientTLSFlags) config() (*tls.Config, error) {
+	if !f.on && f.caFile == "" {
+		if f.certFile != "" || f.keyFile != "" || f.sni != "" {
+			return nil, fmt.Errorf("--tls-cert, --tls-key and --tls-server-name need --tls or --tls-ca")
+		}
+		return nil, nil
+	}
+	cfg := &tls.Config{ServerName: f.sni, MinVersion: tls.VersionTLS12}
+	if f.caFile != "" {
+		pool, err := loadCAs(f.caFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.RootCAs = pool
+	}
+	if f.certFile != "" || f.keyFile != "" {
+		if f.certFile == "" || f.keyFile == "" {
+			return nil, fmt.Errorf("a client certificate needs both --tls-cert and --tls-key")
+		}
+		cert, err := tls.LoadX509KeyPair(f.certFile, f.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("cannot load client TLS certificate: %w", err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
