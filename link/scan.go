@@ -7,8 +7,8 @@ import (
 	"github.com/distridata/distridata/replica"
 )
 
-// Scan and Digest carry anti-entropy and rebalancing traffic (RSCAN,
-// RDIGEST) over the same pipelined connections, windows and health as
+// Scan, Digest and Buckets carry anti-entropy and rebalancing traffic
+// (RSCAN or RBSCAN, RDIGEST, RBUCKETS) over the same pipelined connections, windows and health as
 // Send: they are not part of replica.Backend, since the replication core
 // never needs them.
 
@@ -18,7 +18,7 @@ import (
 // node's refusal is returned as NodeStatusError of its status.
 func (p *Pool) Scan(ctx context.Context, node string, s protocol.Scan) (protocol.ScanReply, error) {
 	var out protocol.ScanReply
-	err := p.call(ctx, node, protocol.OpReplicaScan, func(dl uint32) []byte {
+	err := p.call(ctx, node, s.Op(), func(dl uint32) []byte {
 		s.DeadlineMs = dl
 		return protocol.AppendScan(nil, 0, s)
 	}, func(body []byte) (err error) {
@@ -37,6 +37,23 @@ func (p *Pool) Digest(ctx context.Context, node string, d protocol.Digest) (prot
 		return protocol.AppendDigest(nil, 0, d)
 	}, func(body []byte) (err error) {
 		out, err = protocol.DecodeDigestReply(body)
+		return err
+	})
+	return out, err
+}
+
+// Buckets asks node for the digests of a bucket's sub-buckets and waits
+// for them within ctx. The reply aliases a private copy of its body.
+func (p *Pool) Buckets(ctx context.Context, node string, b protocol.Buckets) (protocol.BucketsReply, error) {
+	var out protocol.BucketsReply
+	err := p.call(ctx, node, protocol.OpReplicaBuckets, func(dl uint32) []byte {
+		b.DeadlineMs = dl
+		return protocol.AppendBuckets(nil, 0, b)
+	}, func(body []byte) (err error) {
+		out, err = protocol.DecodeBucketsReply(clone(body))
+		if err == nil && out.Count != b.Count() {
+			err = protocol.ErrMalformed
+		}
 		return err
 	})
 	return out, err

@@ -79,11 +79,44 @@ func TestScanAndDigestAgainstStorageNode(t *testing.T) {
 	if d1.Keys != n || d2.Keys != n || d1.Digest == d2.Digest {
 		t.Fatalf("digests %+v %+v: want %d keys each, differing sums", d1, d2, n)
 	}
+	checkBuckets(t, p, ctx, []byte(key(3)))
 	mustOK(t, sendWait(t, p, ctx, "s2", del(key(3), 100<<16)))
 	if d2, err = p.Digest(ctx, "s2", protocol.Digest{Partition: 1}); err != nil || d2.Digest != d1.Digest {
 		t.Fatalf("after repair: %+v vs %+v (%v)", d2, d1, err)
 	}
 	if _, err := p.Digest(ctx, "nope", protocol.Digest{}); !errors.Is(err, ErrUnknownNode) {
 		t.Fatalf("unknown node: %v", err)
+	}
+}
+
+// checkBuckets: s1 and s2 differ only in key diff, so their RBUCKETS
+// answers differ in exactly diff's bucket, and RBSCAN of it finds diff.
+func checkBuckets(t *testing.T, p *Pool, ctx context.Context, diff []byte) {
+	t.Helper()
+	req := protocol.Buckets{Partition: 1, Split: 4}
+	b1, err := p.Buckets(ctx, "s1", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := p.Buckets(ctx, "s2", req)
+	if err != nil || b1.Count != 16 || b2.Count != 16 {
+		t.Fatalf("buckets: %v, counts %d %d", err, b1.Count, b2.Count)
+	}
+	want := protocol.Bucket{}.ChildIndex(protocol.KeyHash(diff), 4)
+	for i := range 16 {
+		if (b1.At(i) != b2.At(i)) != (i == want) {
+			t.Fatalf("bucket %d: %+v vs %+v; the differing key is in bucket %d", i, b1.At(i), b2.At(i), want)
+		}
+	}
+	page, err := p.Scan(ctx, "s1", protocol.Scan{Partition: 1, Bucket: protocol.Bucket{}.Child(want, 4), Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for e, ok := page.Next(); ok; e, ok = page.Next() {
+		found = found || string(e.Key) == string(diff)
+	}
+	if !found || uint64(page.Count) != b1.At(want).Keys {
+		t.Fatalf("RBSCAN of bucket %d: %d keys (found %q: %v), digest says %d", want, page.Count, diff, found, b1.At(want).Keys)
 	}
 }

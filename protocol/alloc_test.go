@@ -38,6 +38,7 @@ func TestEncodeAllocs(t *testing.T) {
 	put := Item{Kind: ItemPut, Partition: 1, Version: vecV, Key: key, Value: val}
 	res := Result{Status: StatusOK, Version: vecV, Value: val}
 	big := AppendPut(nil, 1, Put{Key: key, Value: compressible(64 << 10)})
+	digests := make([]BucketDigest, 256)
 	checkNoAllocs(t, []allocCase{
 		{"AppendHello", func() { dst = AppendHello(dst[:0], 1, Hello{Version: 1, Token: key}) }},
 		{"AppendHelloReply", func() { dst = AppendHelloReply(dst[:0], 1, HelloReply{Limits: DefaultLimits()}) }},
@@ -78,7 +79,7 @@ func TestEncodeAllocs(t *testing.T) {
 		}},
 		{"AppendScan", func() { dst = AppendScan(dst[:0], 1, Scan{After: key, Limit: 10}) }},
 		{"ScanReplyWriter 64", func() {
-			w := BeginScanReply(dst[:0], 1)
+			w := BeginScanReply(dst[:0], OpReplicaScan, 1)
 			for range 64 {
 				w.Add(ScanEntry{Key: key, Version: vecV, Value: val[:10]})
 			}
@@ -90,6 +91,9 @@ func TestEncodeAllocs(t *testing.T) {
 		{"AppendEpochReply", func() { dst = AppendEpochReply(dst[:0], 1, StatusWrongEpoch, EpochReply{Ring: 1}) }},
 		{"AppendDrop", func() { dst = AppendDrop(dst[:0], 1, Drop{Partition: 1}) }},
 		{"AppendDropReply", func() { dst = AppendDropReply(dst[:0], 1, StatusOK, DropReply{Keys: 1}) }},
+		{"AppendBuckets", func() { dst = AppendBuckets(dst[:0], 1, Buckets{Bucket: Bucket{Prefix: 3, Bits: 2}, Split: 8}) }},
+		{"AppendBucketsReply 256", func() { dst = AppendBucketsReply(dst[:0], 1, vecStamp, digests) }},
+		{"AppendScan RBSCAN", func() { dst = AppendScan(dst[:0], 1, Scan{Bucket: Bucket{Prefix: 1, Bits: 8}, After: key}) }},
 		{"Seal compressing 64KiB", func() { dst = Seal(dst[:0], big, DefaultSealOptions()) }},
 	})
 }
@@ -122,7 +126,9 @@ func TestDecodeAllocs(t *testing.T) {
 	rr := BeginReplicaBatchReply(nil, 1)
 	rr.Add(Result{Value: val})
 	rbatchReply := bodyOf(rr.Finish(vecStamp))
-	sr := BeginScanReply(nil, 1)
+	bucketsReply := bodyOf(AppendBucketsReply(nil, 1, vecStamp, make([]BucketDigest, 256)))
+	rbscan := bodyOf(AppendScan(nil, 1, Scan{Bucket: Bucket{Prefix: 5, Bits: 8}, After: key}))
+	sr := BeginScanReply(nil, OpReplicaScan, 1)
 	sr.Add(ScanEntry{Key: key})
 	scanReply := bodyOf(sr.Finish(vecStamp, false))
 	plain := frameBody(AppendPut(nil, 1, Put{Key: key, Value: val}))
@@ -177,7 +183,7 @@ func TestDecodeAllocs(t *testing.T) {
 				sink += len(res.Value)
 			}
 		}},
-		{"DecodeScan", func() { DecodeScan(bodyOf(AppendScan(make([]byte, 0, 64), 1, Scan{After: key}))) }},
+		{"DecodeScan", func() { DecodeScan(OpReplicaScan, bodyOf(AppendScan(make([]byte, 0, 64), 1, Scan{After: key}))) }},
 		{"DecodeScanReply and iterate", func() {
 			r, _ := DecodeScanReply(scanReply)
 			for e, ok := r.Next(); ok; e, ok = r.Next() {
@@ -190,6 +196,14 @@ func TestDecodeAllocs(t *testing.T) {
 		{"DecodeEpochReply", func() { DecodeEpochReply(bodyOf(AppendEpochReply(make([]byte, 0, 64), 1, StatusOK, EpochReply{}))) }},
 		{"DecodeDrop", func() { DecodeDrop(bodyOf(AppendDrop(make([]byte, 0, 64), 1, Drop{}))) }},
 		{"DecodeDropReply", func() { DecodeDropReply(bodyOf(AppendDropReply(make([]byte, 0, 64), 1, StatusOK, DropReply{}))) }},
+		{"DecodeBuckets", func() { DecodeBuckets(bodyOf(AppendBuckets(make([]byte, 0, 64), 1, Buckets{Split: 8}))) }},
+		{"DecodeBucketsReply and read 256", func() {
+			r, _ := DecodeBucketsReply(bucketsReply)
+			for i := range r.Count {
+				sink += int(r.At(i).Keys)
+			}
+		}},
+		{"DecodeScan RBSCAN", func() { s, _ := DecodeScan(OpReplicaBucketScan, rbscan); sink += len(s.After) }},
 		{"Open plain", func() { b, _ := plain.Open(nil, 1<<20); sink += len(b) }},
 		{"Open checksummed", func() { b, _ := checked.Open(nil, 1<<20); sink += len(b) }},
 		{"Open compressed into scratch", func() { b, _ := sealed.Open(scratch, 1<<20); sink += len(b) }},

@@ -48,6 +48,11 @@ type replicaBatchReplyBody struct {
 	Results []Result
 }
 
+type bucketsReplyBody struct {
+	ReplicaStamp
+	Buckets []BucketDigest
+}
+
 type scanReplyBody struct {
 	ReplicaStamp
 	More    bool
@@ -90,14 +95,16 @@ func decodeRequestBody(op Opcode, body []byte) (any, error) {
 		return replicaOpBody{h, it}, err
 	case OpReplicaBatch:
 		return decodeReplicaBatch(body)
-	case OpReplicaScan:
-		return DecodeScan(body)
+	case OpReplicaScan, OpReplicaBucketScan:
+		return DecodeScan(op, body)
 	case OpReplicaDigest:
 		return DecodeDigest(body)
 	case OpReplicaEpoch:
 		return DecodeEpochCommit(body)
 	case OpReplicaDrop:
 		return DecodeDrop(body)
+	case OpReplicaBuckets:
+		return DecodeBuckets(body)
 	}
 	return nil, ErrUnknownOpcode
 }
@@ -142,7 +149,7 @@ func decodeReplyBody(h Header, body []byte) (any, error) {
 		return replicaReplyBody{st, r}, err
 	case OpReplicaBatch:
 		return decodeReplicaBatchReply(body)
-	case OpReplicaScan:
+	case OpReplicaScan, OpReplicaBucketScan:
 		return decodeScanReply(body)
 	case OpReplicaDigest:
 		return DecodeDigestReply(body)
@@ -150,6 +157,8 @@ func decodeReplyBody(h Header, body []byte) (any, error) {
 		return DecodeEpochReply(body)
 	case OpReplicaDrop:
 		return DecodeDropReply(body)
+	case OpReplicaBuckets:
+		return decodeBucketsReply(body)
 	}
 	return nil, ErrUnknownOpcode
 }
@@ -227,6 +236,18 @@ func decodeScanReply(body []byte) (any, error) {
 		out.Entries = append(out.Entries, e)
 	}
 	return out, checkCount(r.Count, len(out.Entries))
+}
+
+func decodeBucketsReply(body []byte) (any, error) {
+	r, err := DecodeBucketsReply(body)
+	if err != nil {
+		return nil, err
+	}
+	out := bucketsReplyBody{ReplicaStamp: r.ReplicaStamp, Buckets: []BucketDigest{}}
+	for i := range r.Count {
+		out.Buckets = append(out.Buckets, r.At(i))
+	}
+	return out, nil
 }
 
 func checkCount(count, got int) error {
@@ -312,7 +333,7 @@ func encodeReplicaFrame(dst []byte, h Header, v any) []byte {
 	case Scan:
 		return AppendScan(dst, id, v)
 	case scanReplyBody:
-		w := BeginScanReply(dst, id)
+		w := BeginScanReply(dst, h.Op, id)
 		for _, e := range v.Entries {
 			w.Add(e)
 		}
@@ -321,6 +342,10 @@ func encodeReplicaFrame(dst []byte, h Header, v any) []byte {
 		return AppendDigest(dst, id, v)
 	case DigestReply:
 		return AppendDigestReply(dst, id, v)
+	case Buckets:
+		return AppendBuckets(dst, id, v)
+	case bucketsReplyBody:
+		return AppendBucketsReply(dst, id, v.ReplicaStamp, v.Buckets)
 	}
 	panic(fmt.Sprintf("encodeFrame: no encoder for %T", v))
 }

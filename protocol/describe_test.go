@@ -80,6 +80,7 @@ func typeLabel(v any) string {
 		"batchReplyBody": "batch results", "replicaOpBody": "replica header + item",
 		"replicaBatchBody": "replica header + items", "replicaReplyBody": "stamp + result",
 		"replicaBatchReplyBody": "stamp + results", "scanReplyBody": "stamp + scan page",
+		"bucketsReplyBody": "stamp + bucket digests",
 	}
 	name := reflect.TypeOf(v).Name()
 	if l, ok := labels[name]; ok {
@@ -128,6 +129,8 @@ func (d describer) absent(v reflect.Value, name string) bool {
 		return name == "Value" && d.op == OpMPut
 	case Limits:
 		return name == "MaxPreAuthFrameSize"
+	case Scan:
+		return name == "Bucket" && d.op == OpReplicaScan
 	}
 	return false
 }

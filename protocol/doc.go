@@ -114,10 +114,10 @@
 // and meaning forever; new ones take unused numbers; 0x00 stays invalid.
 //
 //	client ops (client ↔ daemon)     replica ops (daemon ↔ storage node)
-//	0x01 HELLO   0x05 DEL            0x20 RPUT     0x23 RBATCH    0x26 REPOCH
-//	0x02 PING    0x06 STATS          0x21 RGET     0x24 RSCAN     0x27 RDROP
-//	0x03 PUT     0x07 MPUT           0x22 RDEL     0x25 RDIGEST
-//	0x04 GET     0x08 MGET
+//	0x01 HELLO   0x05 DEL            0x20 RPUT     0x24 RSCAN     0x28 RBUCKETS
+//	0x02 PING    0x06 STATS          0x21 RGET     0x25 RDIGEST   0x29 RBSCAN
+//	0x03 PUT     0x07 MPUT           0x22 RDEL     0x26 REPOCH
+//	0x04 GET     0x08 MGET           0x23 RBATCH   0x27 RDROP
 //
 // Any reply may come back with a non-OK status and an empty body: the
 // request was refused before it was processed (e.g. TOO_LARGE, BUSY,
@@ -254,6 +254,29 @@
 // the prefix epoch equals its committed epoch and no request with a
 // higher epoch (a ring change in progress) has arrived since it started.
 // The check and the removal are atomic with respect to writes.
+//
+//	RBUCKETS 0x28 request: prefix | partition u32 | bucket | split u8
+//	              reply:   stamp | count u16 | count × (keys u64 | digest u64)
+//	RBSCAN 0x29   request: prefix | partition u32 | bucket | after bytes16 | limit u16 | with_values u8
+//	              reply:   as RSCAN's
+//	bucket        hash_prefix u64 | bits u8
+//
+// RBUCKETS and RBSCAN (added after RDIGEST; a node that predates them
+// answers BAD_REQUEST and closes, so upgrade storage nodes before the
+// daemons that repair them) narrow a digest mismatch down to the keys that
+// differ. A bucket is the set of a partition's keys whose KeyHash — XXH3
+// 64-bit, seed 0, of the key bytes — starts with the bits high bits given
+// as hash_prefix (right-aligned: hash_prefix < 2^bits, bits ≤ 64; bits 0
+// is the whole partition). Every node of a cluster must cut buckets with
+// this hash: it is a wire-level invariant, unlike the digest. RBUCKETS
+// splits a bucket 2^split ways by the next split hash bits (1 ≤ split ≤ 10,
+// bits + split ≤ 64) and answers count = 2^split (keys, digest) pairs in
+// sub-bucket order, each computed like RDIGEST's over that sub-bucket's
+// entries, so the pairs of one reply sum (wrapping) to the bucket's. A
+// reply that would not fit the node's frame limit is refused TOO_LARGE.
+// RBSCAN is RSCAN over one bucket's entries only (same order, paging and
+// reply layout); its bits must be at least 1, since a whole partition is
+// an RSCAN. A bucket out of these bounds is malformed.
 //
 // # Statuses
 //

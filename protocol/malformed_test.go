@@ -117,8 +117,16 @@ func TestMalformedFieldValues(t *testing.T) {
 		return bodyOf(w.Finish())
 	}()
 	scan := bodyOf(AppendScan(nil, 1, Scan{Limit: 1}))
-	scanRep := func() []byte { w := BeginScanReply(nil, 1); return bodyOf(w.Finish(vecStamp, false)) }()
+	scanRep := func() []byte { w := BeginScanReply(nil, OpReplicaScan, 1); return bodyOf(w.Finish(vecStamp, false)) }()
 	hello := bodyOf(AppendHello(nil, 1, Hello{Version: 1}))
+	buckets := func(b Bucket, split uint8) error {
+		_, e := DecodeBuckets(bodyOf(AppendBuckets(nil, 1, Buckets{Bucket: b, Split: split})))
+		return e
+	}
+	rbscan := func(b Bucket) error {
+		_, e := DecodeScan(OpReplicaBucketScan, bodyOf(AppendScan(nil, 1, Scan{Bucket: b})))
+		return e
+	}
 	with := func(b []byte, i int, v byte) []byte { b = bytes.Clone(b); b[i] = v; return b }
 	const kindAt = 12 // after epoch u64 and deadline u32
 	tests := []struct {
@@ -135,8 +143,25 @@ func TestMalformedFieldValues(t *testing.T) {
 		{"rbatch item kind 0", func() error { _, e := DecodeReplicaBatch(with(batch, kindAt+2, 0)); return e }, ErrMalformed},
 		{"rbatch item kind 9", func() error { _, e := DecodeReplicaBatch(with(batch, kindAt+2, 9)); return e }, ErrMalformed},
 		{"rbatch count 2 for 1 item", func() error { _, e := DecodeReplicaBatch(with(batch, kindAt, 2)); return e }, ErrMalformed},
-		{"rscan with_values 2", func() error { _, e := DecodeScan(with(scan, len(scan)-1, 2)); return e }, ErrMalformed},
+		{"rscan with_values 2", func() error { _, e := DecodeScan(OpReplicaScan, with(scan, len(scan)-1, 2)); return e }, ErrMalformed},
 		{"rscan reply more 2", func() error { _, e := DecodeScanReply(with(scanRep, 16, 2)); return e }, ErrMalformed},
+		{"rbuckets split 0", func() error { return buckets(Bucket{}, 0) }, ErrMalformed},
+		{"rbuckets split one past max", func() error { return buckets(Bucket{}, MaxBucketSplit+1) }, ErrMalformed},
+		{"rbuckets prefix wider than bits", func() error { return buckets(Bucket{Prefix: 4, Bits: 2}, 1) }, ErrMalformed},
+		{"rbuckets bits 65", func() error { return buckets(Bucket{Bits: 65}, 1) }, ErrMalformed},
+		{"rbuckets bits+split one past 64", func() error { return buckets(Bucket{Bits: 55}, MaxBucketSplit) }, ErrMalformed},
+		{"rbscan bits 0", func() error {
+			b := bodyOf(AppendScan(nil, 1, Scan{Bucket: Bucket{Bits: 1}}))
+			_, e := DecodeScan(OpReplicaBucketScan, with(b, 24, 0))
+			return e
+		}, ErrMalformed},
+		{"rbscan prefix wider than bits", func() error { return rbscan(Bucket{Prefix: 2, Bits: 1}) }, ErrMalformed},
+		{"rbscan bits 65", func() error { return rbscan(Bucket{Bits: 65}) }, ErrMalformed},
+		{"rbuckets reply count past end", func() error {
+			b := bodyOf(AppendBucketsReply(nil, 1, vecStamp, make([]BucketDigest, 2)))
+			_, e := DecodeBucketsReply(with(b, 16, 3))
+			return e
+		}, ErrMalformed},
 		{"hello bad magic", func() error { _, e := DecodeHello(with(hello, 0, 'X')); return e }, ErrBadMagic},
 		{"hello lower-case magic", func() error { _, e := DecodeHello(with(hello, 3, 't')); return e }, ErrBadMagic},
 		{"hello short magic", func() error { _, e := DecodeHello([]byte("DD")); return e }, ErrMalformed},

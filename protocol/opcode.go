@@ -30,6 +30,10 @@ const (
 	OpReplicaDigest Opcode = 0x25 // a partition's digest, for anti-entropy
 	OpReplicaEpoch  Opcode = 0x26 // commit a ring epoch: older ones are refused from then on
 	OpReplicaDrop   Opcode = 0x27 // remove a partition the node no longer owns
+	// OpReplicaBuckets and OpReplicaBucketScan narrow a digest mismatch
+	// to hash buckets of a partition (bucket.go).
+	OpReplicaBuckets    Opcode = 0x28 // digests of a bucket's sub-buckets
+	OpReplicaBucketScan Opcode = 0x29 // RSCAN restricted to one bucket
 )
 
 var opNames = map[Opcode]string{
@@ -38,6 +42,7 @@ var opNames = map[Opcode]string{
 	OpReplicaPut: "RPUT", OpReplicaGet: "RGET", OpReplicaDel: "RDEL",
 	OpReplicaBatch: "RBATCH", OpReplicaScan: "RSCAN", OpReplicaDigest: "RDIGEST",
 	OpReplicaEpoch: "REPOCH", OpReplicaDrop: "RDROP",
+	OpReplicaBuckets: "RBUCKETS", OpReplicaBucketScan: "RBSCAN",
 }
 
 func (o Opcode) String() string {
@@ -51,4 +56,4 @@ func (o Opcode) String() string {
 func (o Opcode) Known() bool { _, ok := opNames[o]; return ok }
 
 // IsReplica reports whether o is a daemon ↔ node operation.
-func (o Opcode) IsReplica() bool { return o >= OpReplicaPut && o <= OpReplicaDrop }
+func (o Opcode) IsReplica() bool { return o >= OpReplicaPut && o <= OpReplicaBucketScan }

@@ -40,7 +40,7 @@ func TestOversizeFieldPoisonsFrame(t *testing.T) {
 		}()},
 		{"RSCAN after", AppendScan(nil, 1, Scan{After: long})},
 		{"RSCAN reply entry", func() []byte {
-			w := BeginScanReply(nil, 1)
+			w := BeginScanReply(nil, OpReplicaScan, 1)
 			w.Add(ScanEntry{Key: long})
 			return w.Finish(vecStamp, false)
 		}()},

@@ -151,7 +151,7 @@ func replicaReplyCases() []roundTripCase {
 	e1 := ScanEntry{Key: []byte("a"), Version: vecV, Value: []byte("1")}
 	e2 := ScanEntry{Key: key1K, Flags: ResultTombstone, Version: vecOld}
 	srep := func(more bool, es ...ScanEntry) []byte {
-		w := BeginScanReply(nil, 13)
+		w := BeginScanReply(nil, OpReplicaScan, 13)
 		for _, e := range es {
 			w.Add(e)
 		}
@@ -159,6 +159,16 @@ func replicaReplyCases() []roundTripCase {
 	}
 	scan := Scan{ReplicaHeader: vecRH, Partition: 7, After: []byte("k"), Limit: 0xFFFF, WithValues: true}
 	dr := DigestReply{ReplicaStamp: vecStamp, Keys: 3, Digest: ^uint64(0)}
+	deep := Buckets{Partition: 1, Bucket: Bucket{Prefix: 1<<54 - 1, Bits: 54}, Split: MaxBucketSplit}
+	bds := []BucketDigest{{Keys: 1, Digest: 2}, {Keys: ^uint64(0), Digest: ^uint64(0)}}
+	bscan := Scan{ReplicaHeader: vecRH, Partition: 7, Bucket: Bucket{Prefix: ^uint64(0), Bits: 64}, After: []byte("k"), Limit: 3}
+	brscan := func(more bool, es ...ScanEntry) []byte {
+		w := BeginScanReply(nil, OpReplicaBucketScan, 16)
+		for _, e := range es {
+			w.Add(e)
+		}
+		return w.Finish(vecStamp, more)
+	}
 	return []roundTripCase{
 		{"rbatch reply/two results", brep(r1, r2), OpReplicaBatch, true, replicaBatchReplyBody{vecStamp, []Result{r1, r2}}},
 		{"rbatch reply/empty", brep(), OpReplicaBatch, true, replicaBatchReplyBody{ReplicaStamp: vecStamp}},
@@ -172,6 +182,11 @@ func replicaReplyCases() []roundTripCase {
 		{"repoch reply/ok", AppendEpochReply(nil, 18, StatusOK, EpochReply{vecStamp, 7}), OpReplicaEpoch, true, EpochReply{vecStamp, 7}},
 		{"rdrop/partition", AppendDrop(nil, 19, Drop{vecRH, 1 << 20}), OpReplicaDrop, false, Drop{vecRH, 1 << 20}},
 		{"rdrop reply/wrong epoch", AppendDropReply(nil, 19, StatusWrongEpoch, DropReply{vecStamp, 0}), OpReplicaDrop, true, DropReply{vecStamp, 0}},
+		{"rbuckets/root", AppendBuckets(nil, 15, Buckets{vecRH, 513, Bucket{}, 8}), OpReplicaBuckets, false, Buckets{vecRH, 513, Bucket{}, 8}},
+		{"rbuckets/deepest", AppendBuckets(nil, 15, deep), OpReplicaBuckets, false, deep},
+		{"rbuckets reply/two", AppendBucketsReply(nil, 15, vecStamp, bds), OpReplicaBuckets, true, bucketsReplyBody{vecStamp, bds}},
+		{"rbscan/full hash", AppendScan(nil, 16, bscan), OpReplicaBucketScan, false, bscan},
+		{"rbscan reply/more", brscan(true, e1, e2), OpReplicaBucketScan, true, scanReplyBody{vecStamp, true, []ScanEntry{e1, e2}}},
 	}
 }
 
@@ -243,7 +258,7 @@ func TestEncodersAppend(t *testing.T) {
 	if w.Count() != 1 || w.Len() != len(w.Finish())-len(prefix) {
 		t.Fatalf("ReplicaBatchWriter Count %d Len %d", w.Count(), w.Len())
 	}
-	sw := BeginScanReply(append([]byte(nil), prefix...), 3)
+	sw := BeginScanReply(append([]byte(nil), prefix...), OpReplicaScan, 3)
 	sw.Add(ScanEntry{Key: []byte("k")})
 	if got := sw.Finish(vecStamp, false); sw.Len() != len(got)-len(prefix) || !bytes.HasPrefix(got, prefix) {
 		t.Fatalf("ScanReplyWriter Len %d, frame %d", sw.Len(), len(got)-len(prefix))

@@ -1,7 +1,7 @@
 package protocol
 
 // RSCAN pages through one partition's keys in key order, for anti-entropy
-// and rebalancing. RDIGEST summarises a partition in 16 bytes, so two
+// and rebalancing (RBSCAN, one bucket of them: bucket.go). RDIGEST summarises a partition in 16 bytes, so two
 // replicas can be compared without moving keys.
 //
 // RSCAN body:    prefix | partition u32 | after key u16 len+bytes (exclusive;
@@ -15,31 +15,57 @@ package protocol
 // when with_values is 1; a page stops early rather than exceed the frame
 // limit, with more = 1.
 
-// Scan is an RSCAN request.
+// Scan is an RSCAN request, or an RBSCAN one when Bucket is not the whole
+// partition (see bucket.go).
 type Scan struct {
 	ReplicaHeader
 	Partition  uint32
+	Bucket     Bucket // RBSCAN only: Bits ≥ 1
 	After      []byte // aliases the frame
 	Limit      uint16
 	WithValues bool
 }
 
-// AppendScan appends a whole RSCAN request frame.
+// Op is the opcode that carries s: RSCAN for a whole partition, else
+// RBSCAN. A whole-partition scan stays RSCAN, which every node speaks.
+func (s *Scan) Op() Opcode {
+	if s.Bucket.Bits == 0 {
+		return OpReplicaScan
+	}
+	return OpReplicaBucketScan
+}
+
+// AppendScan appends a whole RSCAN or RBSCAN request frame (see Op).
 func AppendScan(dst []byte, id uint64, s Scan) []byte {
-	dst, start := beginFrame(dst, OpReplicaScan, 0, 0, id)
+	dst, start := beginFrame(dst, s.Op(), 0, 0, id)
 	dst = appendReplicaHeader(dst, s.ReplicaHeader)
 	dst = appendU32(dst, s.Partition)
+	if s.Bucket.Bits != 0 {
+		dst = appendBucket(dst, s.Bucket)
+	}
 	dst = appendBytes16(dst, start, s.After)
 	dst = appendU16(dst, s.Limit)
 	dst = appendU8(dst, boolByte(s.WithValues))
 	return endFrame(dst, start)
 }
 
-// DecodeScan parses an RSCAN body.
-func DecodeScan(body []byte) (Scan, error) {
+// DecodeScan parses an RSCAN body, or with op RBSCAN an RBSCAN body.
+func DecodeScan(op Opcode, body []byte) (Scan, error) {
+	if op == OpReplicaBucketScan {
+		s, err := decodeBucketScan(body)
+		if err == nil && (s.Bucket.Bits == 0 || !s.Bucket.Valid()) {
+			return Scan{}, ErrMalformed
+		}
+		return s, err
+	}
 	c := cursor{b: body}
 	s := Scan{ReplicaHeader: ReplicaHeader{Epoch: c.u64(), DeadlineMs: c.u32()}}
 	s.Partition = c.u32()
+	return s.tail(&c)
+}
+
+// tail reads the fields RSCAN and RBSCAN share after the partition.
+func (s Scan) tail(c *cursor) (Scan, error) {
 	s.After = c.bytes16()
 	s.Limit = c.u16()
 	wv := c.u8()
@@ -68,9 +94,9 @@ type ScanReplyWriter struct {
 	count int
 }
 
-// BeginScanReply starts an RSCAN reply in dst.
-func BeginScanReply(dst []byte, id uint64) ScanReplyWriter {
-	dst, start := beginFrame(dst, OpReplicaScan, FlagReply, StatusOK, id)
+// BeginScanReply starts a reply to an RSCAN or RBSCAN (op) in dst.
+func BeginScanReply(dst []byte, op Opcode, id uint64) ScanReplyWriter {
+	dst, start := beginFrame(dst, op, FlagReply, StatusOK, id)
 	dst = append(dst, make([]byte, 19)...) // stamp, more, count: patched by Finish
 	return ScanReplyWriter{buf: dst, start: start}
 }

@@ -66,6 +66,7 @@ func TestOpcodeNumbers(t *testing.T) {
 		{OpReplicaPut, 0x20, "RPUT", true}, {OpReplicaGet, 0x21, "RGET", true}, {OpReplicaDel, 0x22, "RDEL", true},
 		{OpReplicaBatch, 0x23, "RBATCH", true}, {OpReplicaScan, 0x24, "RSCAN", true}, {OpReplicaDigest, 0x25, "RDIGEST", true},
 		{OpReplicaEpoch, 0x26, "REPOCH", true}, {OpReplicaDrop, 0x27, "RDROP", true},
+		{OpReplicaBuckets, 0x28, "RBUCKETS", true}, {OpReplicaBucketScan, 0x29, "RBSCAN", true},
 	}
 	for _, tc := range tests {
 		if uint8(tc.op) != tc.num || tc.op.String() != tc.name || !tc.op.Known() || tc.op.IsReplica() != tc.replica {
@@ -75,13 +76,13 @@ func TestOpcodeNumbers(t *testing.T) {
 	if len(opNames) != len(tests) {
 		t.Errorf("%d opcodes defined, %d pinned here: add the new one", len(opNames), len(tests))
 	}
-	for _, op := range []Opcode{0, 0x09, 0x1F, 0x28, 0xFF} {
+	for _, op := range []Opcode{0, 0x09, 0x1F, 0x2A, 0xFF} {
 		if op.Known() || op.String() != fmt.Sprintf("OP_0x%x", uint8(op)) {
 			t.Errorf("undefined opcode 0x%02x: Known=%v String=%s", uint8(op), op.Known(), op)
 		}
 	}
-	if Opcode(0x28).IsReplica() || Opcode(0x1F).IsReplica() {
-		t.Error("IsReplica outside 0x20..0x27")
+	if Opcode(0x2A).IsReplica() || Opcode(0x1F).IsReplica() {
+		t.Error("IsReplica outside 0x20..0x29")
 	}
 }
 

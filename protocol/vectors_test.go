@@ -158,7 +158,7 @@ func replicaVectors() []vector {
 			return AppendScan(nil, 13, Scan{ReplicaHeader: vecRH, Partition: 513, After: []byte("k"), Limit: 100, WithValues: true})
 		}},
 		{"rscan-reply", "RSCAN reply: two entries (one tombstone), more pages follow", func() []byte {
-			w := BeginScanReply(nil, 13)
+			w := BeginScanReply(nil, OpReplicaScan, 13)
 			w.Add(ScanEntry{Key: []byte("l"), Version: vecV, Value: []byte("x")})
 			w.Add(ScanEntry{Key: []byte("m"), Flags: ResultTombstone, Version: vecOld})
 			return w.Finish(vecStamp, true)
@@ -182,6 +182,20 @@ func replicaVectors() []vector {
 		}},
 		{"rdrop-reply", "RDROP reply: 3 entries removed", func() []byte {
 			return AppendDropReply(nil, 19, StatusOK, DropReply{ReplicaStamp: vecStamp, Keys: 3})
+		}},
+		{"rbuckets-request", "RBUCKETS request: partition 513, bucket 0b10 (hash starts with bits 1,0), split 4 ways", func() []byte {
+			return AppendBuckets(nil, 20, Buckets{ReplicaHeader: vecRH, Partition: 513, Bucket: Bucket{Prefix: 2, Bits: 2}, Split: 2})
+		}},
+		{"rbuckets-reply", "RBUCKETS reply: four sub-buckets' key counts and digests, in order", func() []byte {
+			return AppendBucketsReply(nil, 20, vecStamp, []BucketDigest{{1, 0x1111}, {0, 0}, {2, 0x2222}, {1, 0x3333}})
+		}},
+		{"rbscan-request", "RBSCAN request: partition 513, bucket 0b1011 (4 bits), from the start, 100 keys, no values", func() []byte {
+			return AppendScan(nil, 21, Scan{ReplicaHeader: vecRH, Partition: 513, Bucket: Bucket{Prefix: 11, Bits: 4}, Limit: 100})
+		}},
+		{"rbscan-reply", "RBSCAN reply: one entry, last page", func() []byte {
+			w := BeginScanReply(nil, OpReplicaBucketScan, 21)
+			w.Add(ScanEntry{Key: []byte("l"), Version: vecV})
+			return w.Finish(vecStamp, false)
 		}},
 	}
 }

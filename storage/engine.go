@@ -74,6 +74,12 @@ type Engine interface {
 	ScanPartition(p uint32, after []byte, limit int, fn func(Entry) bool) (more bool, err error)
 	// Digest summarises partition p.
 	Digest(p uint32) (PartitionDigest, error)
+	// Buckets summarises bucket b of partition p split 2^split ways:
+	// out[i] (len(out) == 1<<split) gets the key count and digest of
+	// b.Child(i, split), computed as Digest's. One pass over p.
+	Buckets(p uint32, b protocol.Bucket, split uint8, out []protocol.BucketDigest) error
+	// ScanBucket is ScanPartition over the entries of bucket b only.
+	ScanBucket(p uint32, b protocol.Bucket, after []byte, limit int, fn func(Entry) bool) (more bool, err error)
 	// CollectGarbage removes up to limit tombstones whose version wall
 	// time is before cutoff, atomically per key with Apply (a tombstone
 	// overwritten meanwhile is kept). It returns how many it removed.
@@ -128,9 +134,15 @@ func decodeRecord(rec []byte) (v protocol.Version, tomb bool, value []byte, err 
 // entryHash is one entry's contribution to a PartitionDigest: xxh3 over
 // the record header, seeded with xxh3 of the key. It allocates nothing.
 func entryHash(key []byte, v protocol.Version, tomb bool) uint64 {
+	return entryHashOf(protocol.KeyHash(key), v, tomb)
+}
+
+// entryHashOf is entryHash given the key's hash (protocol.KeyHash is
+// xxh3 of the key), which bucketing computes anyway.
+func entryHashOf(keyHash uint64, v protocol.Version, tomb bool) uint64 {
 	var hdr [recordHeaderSize]byte
 	appendRecordHeader(hdr[:0], v, tomb)
-	return xxh3.HashSeed(hdr[:], xxh3.Hash(key))
+	return xxh3.HashSeed(hdr[:], keyHash)
 }
 
 // checkOp rejects ops that no engine can store.

@@ -35,10 +35,12 @@ func (c *conn) handle(h protocol.Header, body *[]byte, size int) closeReason {
 		return c.single(h, plain, body, size, arrival)
 	case protocol.OpReplicaBatch:
 		return c.batch(h, plain, body, size, arrival)
-	case protocol.OpReplicaScan:
+	case protocol.OpReplicaScan, protocol.OpReplicaBucketScan:
 		return c.scan(h, plain, body, size, arrival)
 	case protocol.OpReplicaDigest:
 		return c.digest(h, plain, body, size, arrival)
+	case protocol.OpReplicaBuckets:
+		return c.buckets(h, plain, body, size, arrival)
 	default:
 		return c.refuse(h, body, size, ErrNotServed)
 	}
@@ -234,7 +236,7 @@ func (c *conn) batch(h protocol.Header, plain []byte, body *[]byte, size int, ar
 }
 
 func (c *conn) scan(h protocol.Header, plain []byte, body *[]byte, size int, arrival time.Time) closeReason {
-	sc, err := protocol.DecodeScan(plain)
+	sc, err := protocol.DecodeScan(h.Op, plain)
 	if err != nil {
 		return c.refuse(h, body, size, err)
 	}
@@ -248,8 +250,8 @@ func (c *conn) scan(h protocol.Header, plain []byte, body *[]byte, size int, arr
 		limit = DefaultScanLimit
 	}
 	maxFrame := c.s.cfg.Limits.MaxFrameSize
-	w := protocol.BeginScanReply(c.scratch[:0], h.ID)
-	more, err := c.s.eng.ScanPartition(sc.Partition, sc.After, limit, func(e Entry) bool {
+	w := protocol.BeginScanReply(c.scratch[:0], h.Op, h.ID)
+	more, err := c.s.eng.ScanBucket(sc.Partition, sc.Bucket, sc.After, limit, func(e Entry) bool {
 		se := protocol.ScanEntry{Key: e.Key, Version: e.Version}
 		if e.Tombstone {
 			se.Flags = protocol.ResultTombstone

@@ -174,17 +174,22 @@ type memScanItem struct {
 	val  []byte
 }
 
-// ScanPartition implements Engine. It gathers the limit+1 smallest keys
+// ScanPartition implements Engine.
+func (m *Memory) ScanPartition(p uint32, after []byte, limit int, fn func(Entry) bool) (bool, error) {
+	return m.ScanBucket(p, protocol.Bucket{}, after, limit, fn)
+}
+
+// ScanBucket implements Engine. It gathers the limit+1 smallest keys of b
 // after after (holding at most 2(limit+1) candidates), sorts them and
 // visits the first limit, outside the lock.
-func (m *Memory) ScanPartition(p uint32, after []byte, limit int, fn func(Entry) bool) (bool, error) {
+func (m *Memory) ScanBucket(p uint32, b protocol.Bucket, after []byte, limit int, fn func(Entry) bool) (bool, error) {
 	if m.closed.Load() {
 		return false, ErrClosed
 	}
 	if limit <= 0 {
 		return false, nil
 	}
-	cand := m.shard(p).gather(p, string(after), limit+1)
+	cand := m.shard(p).gather(p, b, string(after), limit+1)
 	for i, it := range cand {
 		if i == limit {
 			return true, nil
@@ -196,13 +201,13 @@ func (m *Memory) ScanPartition(p uint32, after []byte, limit int, fn func(Entry)
 	return false, nil
 }
 
-func (s *memShard) gather(p uint32, after string, keep int) []memScanItem {
+func (s *memShard) gather(p uint32, b protocol.Bucket, after string, keep int) []memScanItem {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var cand []memScanItem
 	for sk := range s.parts[p] {
 		k := sk[4:]
-		if k <= after {
+		if k <= after || (b.Bits > 0 && !b.Contains(protocol.KeyHash([]byte(k)))) {
 			continue
 		}
 		v, tomb, val := s.recs[sk].entry(len(sk))
@@ -239,6 +244,22 @@ func (m *Memory) Digest(p uint32) (PartitionDigest, error) {
 		d.Sum += entryHash([]byte(sk[4:]), v, tomb)
 	}
 	return d, nil
+}
+
+// Buckets implements Engine.
+func (m *Memory) Buckets(p uint32, b protocol.Bucket, split uint8, out []protocol.BucketDigest) error {
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	clear(out)
+	s := m.shard(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sk := range s.parts[p] {
+		v, tomb, _ := s.recs[sk].entry(len(sk))
+		addToBucket(out, b, split, []byte(sk[4:]), v, tomb)
+	}
+	return nil
 }
 
 // CollectGarbage implements Engine. Each shard is swept under its lock,

@@ -358,12 +358,21 @@ func (p *Pebble) iterate(lower, upper []byte, fn func(k []byte, e Entry) bool) e
 
 // ScanPartition implements Engine.
 func (p *Pebble) ScanPartition(part uint32, after []byte, limit int, fn func(Entry) bool) (bool, error) {
+	return p.ScanBucket(part, protocol.Bucket{}, after, limit, fn)
+}
+
+// ScanBucket implements Engine: it reads the partition in key order and
+// skips the keys outside b, so a page of a small bucket may read far.
+func (p *Pebble) ScanBucket(part uint32, b protocol.Bucket, after []byte, limit int, fn func(Entry) bool) (bool, error) {
 	if limit <= 0 {
 		return false, nil
 	}
 	lower, upper := partitionBounds(part, after)
 	n, more := 0, false
 	err := p.iterate(lower, upper, func(k []byte, e Entry) bool {
+		if b.Bits > 0 && !b.Contains(protocol.KeyHash(k[4:])) {
+			return true
+		}
 		if n == limit {
 			more = true
 			return false
@@ -389,6 +398,16 @@ func (p *Pebble) Digest(part uint32) (PartitionDigest, error) {
 		return true
 	})
 	return d, err
+}
+
+// Buckets implements Engine.
+func (p *Pebble) Buckets(part uint32, b protocol.Bucket, split uint8, out []protocol.BucketDigest) error {
+	clear(out)
+	lower, upper := partitionBounds(part, nil)
+	return p.iterate(lower, upper, func(k []byte, e Entry) bool {
+		addToBucket(out, b, split, k[4:], e.Version, e.Tombstone)
+		return true
+	})
 }
 
 func (p *Pebble) countKeys() (int64, error) {
