@@ -316,6 +316,19 @@
 // stamp, HELLO reply clock and stored version a peer sees is merged into
 // the local clock (last = max(last, seen)), so a lagging clock catches up.
 //
+// The merge has no drift bound: a timestamp from any distance in the
+// future is taken. Clamping it would be unsafe: a node stores the
+// versions it is sent whatever its clock says, and a restarted daemon
+// seeds its clock from the nodes' clocks, so a node clock held below a
+// stored version would let the new daemon issue versions that lose to
+// writes it acknowledged before. Refusing such frames would trade
+// availability for nothing the order needs. The cost of a peer running
+// ahead is that timestamps stay ahead of real time (advancing by the
+// logical counter, 65,536 per ms) until the wall clock catches up, and
+// that tombstones written meanwhile are collected that much later.
+// Clock.Lead reports the gap (the daemon's STATS clock_lead_ms) so a
+// runaway clock is seen, not silently followed.
+//
 // # Compression and integrity
 //
 // Any frame may be sealed (Seal) by its sender; receivers open it (Open)

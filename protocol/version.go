@@ -73,13 +73,7 @@ func NewClock(wall func() time.Time) *Clock {
 // Now returns a new timestamp, greater than every timestamp this clock has
 // returned or observed.
 func (c *Clock) Now() uint64 {
-	wall := c.wall
-	if wall == nil {
-		// A Clock embedded by value in another struct never saw NewClock;
-		// without this it would panic on its first write.
-		wall = time.Now
-	}
-	phys := uint64(wall().UnixMilli()) << LogicalBits
+	phys := uint64(c.wallMs()) << LogicalBits
 	for {
 		last := c.last.Load()
 		next := max(phys, last+1)
@@ -89,7 +83,20 @@ func (c *Clock) Now() uint64 {
 	}
 }
 
+// wallMs reads the wall clock in Unix milliseconds.
+func (c *Clock) wallMs() int64 {
+	if c.wall == nil {
+		// A Clock embedded by value in another struct never saw NewClock;
+		// without this it would panic on its first write.
+		return time.Now().UnixMilli()
+	}
+	return c.wall().UnixMilli()
+}
+
 // Observe merges a timestamp from a peer: later Now calls return more.
+// It has no drift bound, on purpose: see "Versions and the clock" in the
+// package doc (clamping would let a restarted daemon reuse old versions;
+// Lead makes a runaway peer visible instead).
 func (c *Clock) Observe(ts uint64) {
 	for {
 		last := c.last.Load()
@@ -101,3 +108,13 @@ func (c *Clock) Observe(ts uint64) {
 
 // Last returns the greatest timestamp issued or observed so far.
 func (c *Clock) Last() uint64 { return c.last.Load() }
+
+// Lead is how far the clock runs ahead of its wall clock: zero while the
+// wall clock drives it, positive after it observed a timestamp from a peer
+// whose clock is ahead, or after its own wall clock stepped back (it then
+// advances by the logical counter until the wall clock catches up).
+// Operators watch it; nothing depends on it.
+func (c *Clock) Lead() time.Duration {
+	ahead := int64(c.last.Load()>>LogicalBits) - c.wallMs()
+	return time.Duration(max(ahead, 0)) * time.Millisecond
+}

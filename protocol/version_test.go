@@ -158,3 +158,53 @@ func TestVersionOrder(t *testing.T) {
 		t.Errorf("WallTime %v, want %v (logical bits ignored)", got, t0)
 	}
 }
+
+// TestClockLead: zero while the wall clock drives the clock; the gap
+// after a backward wall jump or a peer from the future; zero again once
+// the wall clock has caught up.
+func TestClockLead(t *testing.T) {
+	tests := []struct {
+		name string
+		step func(c *Clock, w *fakeWall)
+		want time.Duration
+	}{
+		{"wall drives", func(c *Clock, w *fakeWall) { c.Now() }, 0},
+		{"wall back 1h", func(c *Clock, w *fakeWall) { c.Now(); w.add(-time.Hour); c.Now() }, time.Hour},
+		{"peer 10m ahead", func(c *Clock, w *fakeWall) {
+			c.Observe(uint64(t0.Add(10*time.Minute).UnixMilli()) << LogicalBits)
+		}, 10 * time.Minute},
+		{"wall caught up", func(c *Clock, w *fakeWall) {
+			c.Observe(uint64(t0.Add(time.Minute).UnixMilli()) << LogicalBits)
+			w.add(2 * time.Minute)
+		}, 0},
+	}
+	for _, tc := range tests {
+		var w fakeWall
+		w.set(t0)
+		c := NewClock(w.now)
+		tc.step(c, &w)
+		if got := c.Lead(); got != tc.want {
+			t.Errorf("%s: Lead %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestClockForwardThenBack is F10 in miniature: the wall clock jumps 10
+// minutes ahead, then back to where it was. Stamps keep increasing
+// through both jumps: the second jump is absorbed by the logical counter.
+func TestClockForwardThenBack(t *testing.T) {
+	var w fakeWall
+	w.set(t0)
+	c := NewClock(w.now)
+	prev := c.Now()
+	for i, d := range []time.Duration{10 * time.Minute, -10 * time.Minute, -time.Hour} {
+		w.add(d)
+		for range 100 {
+			ts := c.Now()
+			if ts <= prev {
+				t.Fatalf("jump %d (%v): %#x <= %#x", i, d, ts, prev)
+			}
+			prev = ts
+		}
+	}
+}
