@@ -25,6 +25,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	c.d.collectReplica(e)
 	c.d.collectLinks(e)
 	c.d.collectRepair(e)
+	e.gauge("clock_lead_seconds", "How far the version clock runs ahead of the wall clock (a peer from the future, or the wall clock stepped back).", c.d.clock.Lead().Seconds())
 	e.gauge("ring_epoch", "Epoch of the ring requests are routed by.", float64(c.d.coord.Ring().Epoch()))
 	e.gauge("ring_nodes", "Storage nodes in the ring.", float64(len(c.d.coord.Ring().Nodes())))
 	e.counter("reloads_total", "Config reloads applied (SIGHUP).", c.d.reloads.Load())

@@ -144,6 +144,10 @@ type Config struct {
 	TLS *tls.Config
 	// Logger receives the daemon's logs. Nil means slog.Default().
 	Logger *slog.Logger
+	// Clock is the wall clock under the hybrid logical clock that stamps
+	// versions. Nil means time.Now. It exists for clock-skew tests (the
+	// faultclock build of cmd/distridata); serve never sets it otherwise.
+	Clock func() time.Time
 }
 
 // DefaultConfig returns safe defaults; the caller supplies Nodes.

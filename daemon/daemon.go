@@ -57,7 +57,7 @@ func Start(cfg Config) (*Daemon, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Logger, clock: protocol.NewClock(nil)}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, clock: protocol.NewClock(cfg.Clock)}
 	d.reloadCtx, d.stopReload = context.WithCancel(context.Background())
 	rcfg := cfg.Ring
 	rcfg.Replicas = cfg.Replica.N
@@ -219,6 +219,7 @@ func (d *Daemon) appendStats(b *bytes.Buffer) {
 		line(b, kv.name, kv.v)
 	}
 	line(b, "clock", d.clock.Last())
+	line(b, "clock_lead_ms", d.clock.Lead().Milliseconds())
 	d.repair.appendStats(b)
 	for _, n := range d.pool.Stats() {
 		p := "link_" + n.ID + "_"
