@@ -251,6 +251,7 @@ func (o serveOptions) daemonConfig(stderr io.Writer) (daemon.Config, error) {
 	if cfg.Logger, err = newLogger(o.LogLevel, stderr); err != nil {
 		return cfg, err
 	}
+	cfg.Clock = faultClock(stderr) // nil outside the faultclock build
 	return cfg, cfg.Check()
 }
 

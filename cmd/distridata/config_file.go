@@ -115,6 +115,7 @@ var knobExempt = map[string]string{
 	"Replica.Origin": "id", "Replica.OnMiss": "set by the daemon", "Replica.Logger": "log-level",
 	"Link.Token": "node-token-file", "Link.Limits": "the daemon's limits", "Link.OnStamp": "set by the daemon",
 	"Link.Logger": "log-level", "Link.TLS": "tls.node-ca, tls.node-cert, tls.node-key", "Repair.Dir": "data-dir", "Repair.WriteQuorum": "w", "Repair.Logger": "log-level",
+	"Clock": "none: a test hook, set only by the faultclock build (faultclock.go)",
 }
 
 // loadConfigFile applies the file at path to o: every key must be a knob
