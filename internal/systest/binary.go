@@ -31,7 +31,10 @@ func Binary(t testing.TB) string {
 
 // build compiles ./cmd/distridata from the module root (found with go env
 // GOMOD, so the test may run from any package directory) into a private
-// temporary directory that lives as long as the process.
+// temporary directory that lives as long as the process. It builds with
+// the faultclock tag, which adds one test hook to serve: the skew file
+// named by DISTRIDATA_FAULT_CLOCK_FILE (see Cluster.SkewDaemonClock). A
+// daemon not given that variable runs exactly as a production build.
 func build() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
@@ -46,7 +49,7 @@ func build() (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, "distridata")
-	cmd := exec.Command("go", "build", "-o", path, "./cmd/distridata")
+	cmd := exec.Command("go", "build", "-tags", "faultclock", "-o", path, "./cmd/distridata")
 	cmd.Dir = filepath.Dir(gomod)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("cannot build distridata: %w\n%s", err, out)

@@ -3,6 +3,7 @@ package systest
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -115,8 +116,47 @@ func (c *Cluster) startDaemon(addr, nodes string) *Proc {
 		args = append(args, "--timeout", c.opts.Timeout.String())
 	}
 	args = append(args, c.opts.DaemonArgs...)
-	return startProc(c.t, "daemon", addr, filepath.Join(c.dir, "daemon.log"), args...)
+	env := []string{"DISTRIDATA_FAULT_CLOCK_FILE=" + c.skewFile()}
+	return startProcEnv(c.t, "daemon", addr, filepath.Join(c.dir, "daemon.log"), env, args...)
 }
+
+// skewFile is where SkewDaemonClock writes the daemon's clock skew.
+func (c *Cluster) skewFile() string { return filepath.Join(c.dir, "daemon.skew") }
+
+// SkewDaemonClock sets the skew of the wall clock under the daemon's
+// version clock to d (0 = real time; it must differ from the current
+// skew) and waits until the daemon has logged that it applied it. The
+// daemon reads the file when it stamps a version or answers a
+// HELLO, at most every 10 ms, so something must be writing meanwhile: a
+// workload, or the HELLO of the probe connection opened here. Only the
+// faultclock build (which Binary makes) has this hook.
+func (c *Cluster) SkewDaemonClock(d time.Duration) {
+	c.t.Helper()
+	const applied = "faultclock: wall clock skew now "
+	before := c.Daemon.LogCount(applied)
+	tmp := c.skewFile() + ".tmp"
+	if err := os.WriteFile(tmp, []byte(d.String()+"\n"), 0o644); err != nil {
+		c.t.Fatalf("systest: %v", err)
+	}
+	if err := os.Rename(tmp, c.skewFile()); err != nil { // atomic: never half a duration
+		c.t.Fatalf("systest: %v", err)
+	}
+	deadline := time.Now().Add(readyTimeout)
+	for c.Daemon.LogCount(applied) == before {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("systest: daemon did not apply clock skew %v within %v (is it a faultclock build?)", d, readyTimeout)
+		}
+		time.Sleep(skewPoll)
+		c.Dial(c.Addr()).Close() // a HELLO reads the clock
+	}
+	if n := c.Daemon.LogCount(applied + d.String()); n == 0 {
+		c.t.Fatalf("systest: daemon applied another clock skew than %v:\n%s", d, c.Daemon.Tail(1024))
+	}
+}
+
+// skewPoll is the pause between checks that the daemon applied a skew:
+// the daemon re-reads its skew file at most every 10 ms.
+const skewPoll = 10 * time.Millisecond
 
 // Addr is the daemon's own address (no proxy in between).
 func (c *Cluster) Addr() string { return c.Daemon.Addr }
@@ -182,7 +222,8 @@ func (c *Cluster) KillDaemon() {
 func (c *Cluster) RestartDaemon() {
 	c.t.Helper()
 	args := c.Daemon.cmd.Args[1:]
-	c.Daemon = startProc(c.t, "daemon", c.Daemon.Addr, c.Daemon.Log, args...)
+	env := []string{"DISTRIDATA_FAULT_CLOCK_FILE=" + c.skewFile()}
+	c.Daemon = startProcEnv(c.t, "daemon", c.Daemon.Addr, c.Daemon.Log, env, args...)
 }
 
 // Dial connects a client to addr (the daemon or the front proxy). The

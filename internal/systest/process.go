@@ -41,7 +41,14 @@ type Proc struct {
 // addr accepts TCP connections. t.Cleanup kills it.
 func startProc(t testing.TB, name, addr, logPath string, args ...string) *Proc {
 	t.Helper()
-	p, err := launch(Binary(t), name, addr, logPath, args)
+	return startProcEnv(t, name, addr, logPath, nil, args...)
+}
+
+// startProcEnv is startProc with env (KEY=VALUE) added to the test
+// process's environment.
+func startProcEnv(t testing.TB, name, addr, logPath string, env []string, args ...string) *Proc {
+	t.Helper()
+	p, err := launch(Binary(t), name, addr, logPath, env, args)
 	if err != nil {
 		t.Fatalf("systest: %v", err)
 	}
@@ -52,7 +59,7 @@ func startProc(t testing.TB, name, addr, logPath string, args ...string) *Proc {
 	return p
 }
 
-func launch(bin, name, addr, logPath string, args []string) (*Proc, error) {
+func launch(bin, name, addr, logPath string, env, args []string) (*Proc, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -60,6 +67,9 @@ func launch(bin, name, addr, logPath string, args []string) (*Proc, error) {
 	defer f.Close() // the child holds its own descriptor
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	// Pdeathsig: a test process that dies must not leave nodes running.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
