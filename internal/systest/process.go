@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -108,6 +110,33 @@ func (p *Proc) awaitReady(timeout time.Duration) error {
 	return fmt.Errorf("%s not accepting on %s after %v", p.Name, p.Addr, timeout)
 }
 
+// StartClient runs the binary with args as a client process (nothing to
+// wait for: it listens on nothing), logging into a file of t's temporary
+// directory. It is for clients that need a process of their own, such as
+// `distridata idle`, whose 10,000 connections are 10,000 descriptors.
+// t.Cleanup kills it.
+func StartClient(t testing.TB, name string, args ...string) *Proc {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), strings.ReplaceAll(name, " ", "_")+".log")
+	p, err := launch(Binary(t), name, "", logPath, nil, args)
+	if err != nil {
+		t.Fatalf("systest: %v", err)
+	}
+	t.Cleanup(func() { p.Kill() })
+	return p
+}
+
+// Wait waits up to timeout for the process to exit by itself and
+// returns its exit status, or an error if it is still running.
+func (p *Proc) Wait(timeout time.Duration) error {
+	select {
+	case <-p.done:
+		return p.ExitErr()
+	case <-time.After(timeout):
+		return fmt.Errorf("%s (pid %d) still running after %v", p.Name, p.PID(), timeout)
+	}
+}
+
 // PID is the process ID.
 func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
@@ -202,6 +231,12 @@ func containsAll(line []byte, subs []string) bool {
 // RSS reads the process's resident set size from /proc/PID/status
 // (VmRSS), in bytes.
 func (p *Proc) RSS() (int64, error) { return rss(p.PID()) }
+
+// FreePort returns a free loopback host:port, for a daemon's --admin.
+func FreePort(t testing.TB) string {
+	t.Helper()
+	return freePort(t)
+}
 
 // freePort reserves a loopback port by binding :0 and releasing it. A
 // race with another process taking it is possible but rare on loopback,
