@@ -35,20 +35,23 @@ func TestFrontWindowPausesAndResumes(t *testing.T) {
 	cfg := testConfig()
 	cfg.ConnWindow = 4
 	st := newFakeStore()
-	st.gate = make(chan struct{})
 	fe := startFront(t, cfg, st)
 	c := dialHello(t, fe.addr, "")
+	// Until a connection has seen a GET reply, its output window admits a
+	// GET only alone (output.go); this one teaches it their size.
+	c.get(1, "k")
+	gate := st.hold()
 	var buf []byte
 	for i := range 10 {
 		buf = protocol.AppendGet(buf, uint64(10+i), protocol.KeyRequest{Key: []byte("k")})
 	}
 	c.send(buf)
-	waitFor(t, "4 requests in the store", func() bool { return st.callCount() == 4 })
+	waitFor(t, "4 requests in the store", func() bool { return st.callCount() == 1+4 })
 	time.Sleep(20 * time.Millisecond) // would a fifth slip through?
-	if n := st.callCount(); n != 4 || fe.m.inFlight.Load() != 4 || fe.m.pauses.Load() != 1 {
+	if n := st.callCount(); n != 1+4 || fe.m.inFlight.Load() != 4 || fe.m.pauses.Load() != 1 {
 		t.Fatalf("calls %d, in flight %d, pauses %d", n, fe.m.inFlight.Load(), fe.m.pauses.Load())
 	}
-	close(st.gate)
+	close(gate)
 	seen := map[uint64]bool{}
 	for range 10 {
 		f := c.recv()
@@ -94,16 +97,20 @@ func smallLimits(cfg *Config) {
 	cfg.Limits.MaxFrameSize = 1 << 20
 	cfg.Limits.MaxValueSize = 512 << 10
 	cfg.MaxInboundBuffered = 2 << 20
+	cfg.OutputWindow = 256 << 10
 	cfg.MaxOutboundBuffered = 2 << 20
 	cfg.ConnWindowBytes = 1 << 20
 }
 
-// A client that sends GETs for a big value and never reads must be cut
-// off at MaxOutboundBuffered, while another client is served.
-func TestFrontNonReaderClosedAtOutputCap(t *testing.T) {
+// A client whose GET replies suddenly outgrow the size its output window
+// learned, many at once, is cut off at MaxOutboundBuffered while another
+// client is served: the estimates bound memory only as well as they
+// guess, the cap bounds it for sure.
+func TestFrontOutgrownRepliesClosedAtOutputCap(t *testing.T) {
 	cfg := testConfig()
 	smallLimits(&cfg)
-	fe := startFront(t, cfg, newFakeStore())
+	st := newFakeStore()
+	fe := startFront(t, cfg, st)
 	good := dialHello(t, fe.addr, "")
 	if f := good.put(1, "big", string(bytes.Repeat([]byte("x"), 64<<10))); f.Status != protocol.StatusOK {
 		t.Fatalf("PUT: %v", f.Status)
@@ -114,23 +121,22 @@ func TestFrontNonReaderClosedAtOutputCap(t *testing.T) {
 	if err := bad.nc.(*net.TCPConn).SetReadBuffer(32 << 10); err != nil {
 		t.Fatal(err)
 	}
+	bad.get(1, "small") // NOT_FOUND: GET replies look tiny
+	gate := st.hold()
 	var req []byte
-	for i := range 64 {
-		req = protocol.AppendGet(req, uint64(i), protocol.KeyRequest{Key: []byte("big")})
+	for i := range cfg.ConnWindow {
+		req = protocol.AppendGet(req, uint64(10+i), protocol.KeyRequest{Key: []byte("big")})
 	}
-	// 64 × 64 KiB of replies per write: the cap must trip within a few
-	// rounds.
-	var werr error
-	for i := 0; i < 200 && werr == nil && fe.m.outboundCap.Load() == 0; i++ {
-		bad.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		_, werr = bad.nc.Write(req)
-	}
-	waitFor(t, "the output cap to close the non-reader", func() bool { return fe.m.outboundCap.Load() == 1 })
+	bad.send(req)
+	calls := 2 + cfg.ConnWindow
+	waitFor(t, "a window of GETs in the store", func() bool { return st.callCount() == calls })
+	close(gate) // 128 × 64 KiB of replies against a 2 MiB cap
+	waitFor(t, "the output cap to close the client", func() bool { return fe.m.outboundCap.Load() == 1 })
 	if _, r := good.get(2, "big"); len(r.Value) != 64<<10 {
 		t.Fatalf("other client got %d bytes", len(r.Value))
 	}
 	waitFor(t, "in-flight accounting to drain", func() bool {
-		return fe.m.inFlight.Load() == 0 && fe.m.memInFlight.Load() == 0
+		return fe.m.inFlight.Load() == 0 && fe.m.memInFlight.Load() == 0 && fe.m.memOutput.Load() == 0
 	})
 }
 

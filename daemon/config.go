@@ -44,11 +44,24 @@ const (
 	// pipelined small ones; beyond it a client that sends faster than its
 	// window drains is flooding, and is cut off.
 	DefaultMaxInboundBuffered = protocol.DefaultMaxFrameSize + 1<<20
-	// DefaultMaxOutboundBuffered is two maximal replies: a client that does
-	// not read its replies is cut off before it grows the daemon further.
-	DefaultMaxOutboundBuffered = 2 * protocol.DefaultMaxFrameSize
+	// DefaultOutputWindow is the queued reply bytes past which a connection
+	// stops decoding: a few milliseconds of loopback or 10 Gb/s traffic,
+	// so a reading client's socket never runs dry while the daemon waits,
+	// yet a client that does not read holds little memory.
+	DefaultOutputWindow = 4 << 20
+	// DefaultOutputTimeout closes a connection whose queued replies make
+	// no progress for this long: a client that stopped reading. Like
+	// FrameTimeout, it bounds how long a stranger holds memory.
+	DefaultOutputTimeout = 10 * time.Second
+	// DefaultMaxOutboundBuffered is the output window plus one maximal
+	// reply: the window admits a request while its queue is below
+	// OutputWindow, so only a reply far larger than the replies before it
+	// (estimates are learned, request.go) can pass this and close the
+	// connection.
+	DefaultMaxOutboundBuffered = DefaultOutputWindow + protocol.DefaultMaxFrameSize
 	// DefaultMemoryBudget bounds the request bytes in flight over all
-	// connections (plus requestOverhead each): ~256 MiB of RAM at most.
+	// connections (plus requestOverhead each) and the replies queued for
+	// slow readers: ~256 MiB of RAM at most.
 	DefaultMemoryBudget = 256 << 20
 	// DefaultSeedTimeout bounds how long Start waits for storage nodes'
 	// clocks before serving; nodes that are down are skipped.
@@ -112,13 +125,22 @@ type Config struct {
 	// this many bytes; at least Limits.MaxFrameSize. Zero means
 	// DefaultMaxInboundBuffered.
 	MaxInboundBuffered int
+	// OutputWindow is the queued reply bytes (not yet sent, plus the
+	// estimated replies of requests in flight) past which a connection
+	// stops decoding requests until its client reads. Zero means
+	// DefaultOutputWindow.
+	OutputWindow int
+	// OutputTimeout closes a connection whose queued replies make no
+	// progress for this long. Zero means DefaultOutputTimeout.
+	OutputTimeout time.Duration
 	// MaxOutboundBuffered closes a connection whose unsent replies exceed
-	// this many bytes; at least Limits.MaxFrameSize. Zero means
-	// DefaultMaxOutboundBuffered.
+	// this many bytes; at least OutputWindow + Limits.MaxFrameSize, so a
+	// maximal reply always fits. Zero means that sum or
+	// DefaultMaxOutboundBuffered, whichever is larger.
 	MaxOutboundBuffered int
 	// MemoryBudget bounds the request bytes in flight over all
-	// connections, in bytes; above it requests get BUSY. Zero means
-	// DefaultMemoryBudget.
+	// connections plus the reply bytes queued in their output buffers, in
+	// bytes; above it requests get BUSY. Zero means DefaultMemoryBudget.
 	MemoryBudget int64
 	// Token, when non-empty, must be presented in HELLO (compared in
 	// constant time). Empty means no authentication.
@@ -168,6 +190,8 @@ func DefaultConfig() Config {
 		ConnWindowBytes:     DefaultConnWindowBytes,
 		MaxInboundBuffered:  DefaultMaxInboundBuffered,
 		MaxOutboundBuffered: DefaultMaxOutboundBuffered,
+		OutputWindow:        DefaultOutputWindow,
+		OutputTimeout:       DefaultOutputTimeout,
 		MemoryBudget:        DefaultMemoryBudget,
 		SeedTimeout:         DefaultSeedTimeout,
 	}
@@ -185,7 +209,9 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.ConnWindow, d.ConnWindow)
 	setDefault(&c.ConnWindowBytes, d.ConnWindowBytes)
 	setDefault(&c.MaxInboundBuffered, max(d.MaxInboundBuffered, c.Limits.MaxFrameSize))
-	setDefault(&c.MaxOutboundBuffered, max(d.MaxOutboundBuffered, c.Limits.MaxFrameSize))
+	setDefault(&c.OutputWindow, d.OutputWindow)
+	setDefault(&c.OutputTimeout, d.OutputTimeout)
+	setDefault(&c.MaxOutboundBuffered, max(d.MaxOutboundBuffered, c.OutputWindow+c.Limits.MaxFrameSize))
 	setDefault(&c.MemoryBudget, d.MemoryBudget)
 	setDefault(&c.SeedTimeout, d.SeedTimeout)
 	if c.Logger == nil {
@@ -236,14 +262,14 @@ func (c Config) validateFront() error {
 	switch {
 	case c.ID == 0:
 		return fmt.Errorf("ID must be nonzero")
-	case c.MaxConns < 0, c.ConnWindow < 0, c.ConnWindowBytes < 0, c.MemoryBudget < 0, c.EventLoops < 0:
-		return fmt.Errorf("MaxConns, ConnWindow, ConnWindowBytes, MemoryBudget and EventLoops must not be negative")
-	case c.IdleTimeout < 0 || c.FrameTimeout < 0 || c.DefaultTimeout < 0 || c.SeedTimeout < 0:
+	case c.MaxConns < 0, c.ConnWindow < 0, c.ConnWindowBytes < 0, c.OutputWindow < 0, c.MemoryBudget < 0, c.EventLoops < 0:
+		return fmt.Errorf("MaxConns, ConnWindow, ConnWindowBytes, OutputWindow, MemoryBudget and EventLoops must not be negative")
+	case c.IdleTimeout < 0 || c.FrameTimeout < 0 || c.DefaultTimeout < 0 || c.OutputTimeout < 0 || c.SeedTimeout < 0:
 		return fmt.Errorf("timeouts must not be negative")
 	case c.MaxInboundBuffered < c.Limits.MaxFrameSize:
 		return fmt.Errorf("MaxInboundBuffered %d is below MaxFrameSize %d: a maximal frame could never be read", c.MaxInboundBuffered, c.Limits.MaxFrameSize)
-	case c.MaxOutboundBuffered < c.Limits.MaxFrameSize:
-		return fmt.Errorf("MaxOutboundBuffered %d is below MaxFrameSize %d: a maximal reply would close its connection", c.MaxOutboundBuffered, c.Limits.MaxFrameSize)
+	case c.MaxOutboundBuffered < c.OutputWindow+c.Limits.MaxFrameSize:
+		return fmt.Errorf("MaxOutboundBuffered %d is below OutputWindow %d + MaxFrameSize %d: a maximal reply could close a client that reads", c.MaxOutboundBuffered, c.OutputWindow, c.Limits.MaxFrameSize)
 	case len(c.Token) > protocol.MaxTokenSize:
 		return fmt.Errorf("token longer than %d bytes", protocol.MaxTokenSize)
 	}

@@ -13,7 +13,9 @@ import (
 func (s *session) dispatch(f *protocol.Frame, n int, now int64) string {
 	fe := s.fe
 	charge := int64(len(f.Body) + requestOverhead)
-	if fe.m.memInFlight.Add(charge) > fe.cfg.MemoryBudget {
+	// Replies queued for slow readers count too: they are memory the
+	// daemon holds until those clients read.
+	if fe.m.memInFlight.Add(charge)+fe.m.memOutput.Load() > fe.cfg.MemoryBudget {
 		fe.m.memInFlight.Add(-charge)
 		fe.m.busy.Add(1)
 		s.queueStatus(f.Op, f.ID, protocol.StatusBusy)
@@ -43,7 +45,7 @@ func (s *session) dispatch(f *protocol.Frame, n int, now int64) string {
 		s.queueStatus(f.Op, f.ID, protocol.StatusOf(err))
 		return ""
 	}
-	s.reserve(n)
+	r.replyEst = s.reserve(f.Op, n)
 	fe.m.inFlight.Add(1)
 	fe.workers.Add(1)
 	// A goroutine per request, bounded by the windows and the memory

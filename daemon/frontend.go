@@ -56,7 +56,8 @@ type frontend struct {
 
 	regMu    sync.Mutex // guards sessions; taken before any session.mu
 	sessions map[*session]struct{}
-	victims  []*session // sweeper scratch; OnTick goroutine only
+	victims  []*session   // sweeper scratch; OnTick goroutine only
+	watch    *outputWatch // wakes loops whose clients owe reads (output.go)
 
 	logLimit rateLimit
 }
@@ -75,6 +76,7 @@ func startFrontend(cfg Config, store Store, clock *protocol.Clock, epoch func() 
 		booted:   make(chan struct{}),
 		runDone:  make(chan struct{}),
 		sessions: make(map[*session]struct{}),
+		watch:    newOutputWatch(),
 	}
 	fe.baseCtx, fe.cancelBase = context.WithCancel(context.Background())
 	opts := []gnet.Option{
@@ -91,6 +93,7 @@ func startFrontend(cfg Config, store Store, clock *protocol.Clock, epoch func() 
 	}()
 	select {
 	case <-fe.booted:
+		go fe.watch.run()
 		return fe, nil
 	case <-fe.runDone:
 		fe.cancelBase()
@@ -162,6 +165,7 @@ func (fe *frontend) OnClose(c gnet.Conn, err error) gnet.Action {
 		return gnet.None // refused in OnOpen
 	}
 	reason := s.markClosed()
+	s.forgetOutput()
 	fe.regMu.Lock()
 	delete(fe.sessions, s)
 	fe.regMu.Unlock()
@@ -219,6 +223,7 @@ func (fe *frontend) shutdown(ctx context.Context) error {
 	// Parked workers go now, busy ones after their (cancelled) request:
 	// even a shutdown that gives up below leaves none parked for ever.
 	fe.pool.close()
+	fe.watch.close()
 	// Stop's own error is either ctx's or "already shutting down" (a
 	// repeated Shutdown); waiting for gnet.Run to return is what counts.
 	_ = fe.eng.Stop(ctx)

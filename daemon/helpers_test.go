@@ -51,6 +51,15 @@ func (f *fakeStore) wait(ctx context.Context) error {
 	}
 }
 
+// hold makes later calls wait until the returned gate is closed.
+func (f *fakeStore) hold() chan struct{} {
+	g := make(chan struct{})
+	f.mu.Lock()
+	f.gate = g
+	f.mu.Unlock()
+	return g
+}
+
 func (f *fakeStore) Put(ctx context.Context, key, value []byte, w int) (protocol.Version, error) {
 	if w > 3 {
 		return protocol.Version{}, protocol.ErrBadQuorum

@@ -11,14 +11,15 @@ import (
 // request is one data operation handed from the loop to a goroutine. Its
 // byte slices alias buf, the one copy of the request body.
 type request struct {
-	s      *session
-	op     protocol.Opcode
-	id     uint64
-	opts   protocol.Options
-	start  int64   // arrival, unix ns: deadlines count from here
-	buf    *[]byte // pooled copy of the plain body
-	window int     // frame bytes held in the session's window
-	charge int64   // bytes held in the memory budget
+	s        *session
+	op       protocol.Opcode
+	id       uint64
+	opts     protocol.Options
+	start    int64   // arrival, unix ns: deadlines count from here
+	buf      *[]byte // pooled copy of the plain body
+	window   int     // frame bytes held in the session's window
+	replyEst int     // reply bytes charged to its output window
+	charge   int64   // bytes held in the memory budget
 
 	key, value []byte                // PUT, GET, DEL
 	kvs        []protocol.KV         // MPUT

@@ -32,9 +32,13 @@ type session struct {
 	opened int64 // unix ns; immutable
 
 	// Loop only.
-	authed bool
-	paused bool   // the window filled; the next completion resumes decoding
-	spare  []byte // the idle half of the output double buffer
+	authed    bool
+	paused    bool            // a window is full; decoding waits (see pauseOp)
+	outPaused bool            // ... and it is the output window (output.go)
+	pauseOp   protocol.Opcode // the frame waiting for admission
+	pauseN    int             // its size
+	spare     []byte          // the idle half of the output double buffer
+	ob        outputState     // gnet's outbound buffer as last seen (output.go)
 
 	// Read by the sweeper.
 	lastActive   atomic.Int64 // unix ns of the last input or reply flushed
@@ -43,12 +47,15 @@ type session struct {
 	// completions (off the loop) can cap the queue and gnet's buffer together.
 	outBuffered atomic.Int64
 	helloDone   atomic.Bool
-	closing     atomic.Bool // a close was decided; its reason is recorded
+	closing     atomic.Bool  // a close was decided; its reason is recorded
+	pollAt      atomic.Int64 // unix ns the output watcher next wakes the loop; 0 = not watched
 
 	mu            sync.Mutex
 	out           []byte // reply frames not yet handed to gnet
 	inflight      int    // requests handed to the store and not yet answered
 	inflightBytes int    // their frame bytes
+	inflightReply int    // their estimated reply bytes (output.go)
+	hints         hints  // learned reply sizes (output.go)
 	wakePending   bool   // a Wake is queued and has not yet flushed out
 	closed        bool   // OnClose ran: completions drop their replies
 	closeReason   string
@@ -87,34 +94,35 @@ func (s *session) queueBody(op protocol.Opcode, id uint64, body []byte) {
 	s.mu.Unlock()
 }
 
-// admits reports whether a request of n frame bytes fits the window: at
-// most ConnWindow requests, and ConnWindowBytes bytes unless it would be
-// alone (so a frame larger than the byte window still gets through).
-// Only the loop adds to the window, so the answer stays true until the
-// loop itself reserves. Loop only.
-func (s *session) admits(n int) bool {
+// admits reports whether a request op of n frame bytes fits the request
+// window (at most ConnWindow requests, and ConnWindowBytes bytes unless it
+// would be alone, so a frame larger than the byte window still gets
+// through) and the output window (output.go); outputFull says the output
+// window is the one that refused. Only the loop adds to the windows, so
+// the answer stays true until the loop itself reserves. Loop only.
+func (s *session) admits(op protocol.Opcode, n int) (ok, outputFull bool) {
 	cfg := &s.fe.cfg
 	s.mu.Lock()
-	ok := s.inflight < cfg.ConnWindow &&
-		(s.inflight == 0 || s.inflightBytes+n <= cfg.ConnWindowBytes)
-	s.mu.Unlock()
-	return ok
+	defer s.mu.Unlock()
+	if s.inflight >= cfg.ConnWindow || (s.inflight > 0 && s.inflightBytes+n > cfg.ConnWindowBytes) {
+		return false, false
+	}
+	if !s.outputAdmits(s.replyEstimate(op)) {
+		return false, true
+	}
+	return true, false
 }
 
-// reserve takes a window slot for a request of n frame bytes. Loop only.
-func (s *session) reserve(n int) {
+// reserve takes a window slot for a request op of n frame bytes and
+// returns the reply bytes it is charged in the output window. Loop only.
+func (s *session) reserve(op protocol.Opcode, n int) int {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	est := s.replyEstimate(op)
 	s.inflight++
 	s.inflightBytes += n
-	s.mu.Unlock()
-}
-
-// windowOpen reports whether another request could be admitted now.
-func (s *session) windowOpen() bool {
-	s.mu.Lock()
-	ok := s.inflight < s.fe.cfg.ConnWindow
-	s.mu.Unlock()
-	return ok
+	s.inflightReply += est
+	return est
 }
 
 // complete queues a request's reply (built by appendReply), frees its
@@ -123,13 +131,18 @@ func (s *session) windowOpen() bool {
 func (s *session) complete(r *request, res *result) {
 	s.mu.Lock()
 	if !s.closed {
+		before := len(s.out)
 		s.out = appendReply(s.out, r, res, s.fe.cfg.Limits.MaxFrameSize)
+		s.hints.learn(r.op, len(s.out)-before)
 	}
 	s.inflight--
 	s.inflightBytes -= r.window
+	s.inflightReply -= r.replyEst
 	// Replies wait here while the loop is busy elsewhere: they count
-	// against the output cap together with what gnet still buffers, so
-	// a client that never reads holds at most one cap of replies.
+	// against the output cap together with what gnet still buffers. The
+	// output window keeps the sum below the cap unless a reply is far
+	// larger than its estimate; then the connection is closed rather
+	// than let a run of such replies grow the daemon.
 	over := len(s.out)+int(s.outBuffered.Load()) > s.fe.cfg.MaxOutboundBuffered
 	if over {
 		s.out = nil
@@ -153,10 +166,9 @@ func (s *session) complete(r *request, res *result) {
 	}
 }
 
-const reasonOutputCap = "unread replies over MaxOutboundBuffered"
-
 // flush hands every queued reply to gnet in one write and reports a close
-// reason if the client is not reading them. Clearing wakePending in the
+// reason if the client is not reading them: the write would pass
+// MaxOutboundBuffered, or the output stalled (observeOutput). Clearing wakePending in the
 // same critical section as taking the queue means a completion after it
 // always wakes again: no reply waits for the next request. Loop only.
 func (s *session) flush(c gnet.Conn, now int64) string {
@@ -180,19 +192,14 @@ func (s *session) flush(c gnet.Conn, now int64) string {
 		s.fe.m.writes.Add(1)
 		s.fe.m.bytesOut.Add(uint64(len(b)))
 		s.lastActive.Store(now)
+		if reason := s.observeOutput(c, now); reason != "" {
+			return reason
+		}
 	}
 	if cap(b) > maxRetainedOut {
 		b = nil
 	}
 	s.spare = b[:0]
-	ob := c.OutboundBuffered()
-	s.outBuffered.Store(int64(ob))
-	if ob > s.fe.cfg.MaxOutboundBuffered {
-		if s.decideClose(reasonOutputCap) {
-			s.fe.m.outboundCap.Add(1)
-		}
-		return reasonOutputCap
-	}
 	return ""
 }
 

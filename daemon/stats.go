@@ -18,7 +18,10 @@ type metrics struct {
 	inFlight      atomic.Int64 // gauge: requests handed to the store
 	memInFlight   atomic.Int64 // gauge: bytes charged to MemoryBudget
 	busy          atomic.Uint64
+	memOutput     atomic.Int64  // gauge: reply bytes in gnet's outbound buffers, charged to MemoryBudget
 	pauses        atomic.Uint64 // times a connection's window filled
+	outputPauses  atomic.Uint64 // ... of which its output window
+	outputStalls  atomic.Uint64 // closes for output that made no progress for OutputTimeout
 	inboundCap    atomic.Uint64 // closes at MaxInboundBuffered
 	outboundCap   atomic.Uint64 // closes at MaxOutboundBuffered
 	frameTimeouts atomic.Uint64 // closes for a stale partial frame or no HELLO
@@ -73,9 +76,12 @@ func (m *metrics) appendText(b *bytes.Buffer) {
 	line(b, "in_flight", m.inFlight.Load())
 	line(b, "in_flight_bytes", m.memInFlight.Load())
 	line(b, "busy_sheds", m.busy.Load())
+	line(b, "out_buffered_bytes", m.memOutput.Load())
 	line(b, "backpressure_pauses", m.pauses.Load())
+	line(b, "output_pauses", m.outputPauses.Load())
 	line(b, "cap_closes_inbound", m.inboundCap.Load())
 	line(b, "cap_closes_outbound", m.outboundCap.Load())
+	line(b, "output_stall_closes", m.outputStalls.Load())
 	line(b, "frame_timeout_closes", m.frameTimeouts.Load())
 	line(b, "idle_timeout_closes", m.idleTimeouts.Load())
 	line(b, "bad_request_closes", m.badRequests.Load())

@@ -25,10 +25,6 @@ import (
 // when the window is full it stops reading and TCP pushes back), and
 // the writer sends what complete queued, on each Wake.
 
-// tlsWriteTimeout bounds one write of replies: a client that stops
-// reading is cut off after it, as MaxOutboundBuffered cuts off a gnet one.
-const tlsWriteTimeout = 10 * time.Second
-
 // tlsReadBuffer is the reader's buffer: pipelined small frames are
 // decoded from memory; a larger frame is read straight into its own
 // buffer.
@@ -127,6 +123,11 @@ func (c *tlsConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // Wake asks the writer to flush (completions call it). Any goroutine.
 func (c *tlsConn) Wake(gnet.AsyncCallback) error { kick(c.wake); return nil }
 
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 func kick(ch chan struct{}) {
 	select {
 	case ch <- struct{}{}:
@@ -156,7 +157,7 @@ func (t *tlsFront) serve(tc *tlsConn) {
 		fe.m.connsOpen.Add(-1)
 		fe.m.connsRejected.Add(1)
 		fe.m.countStatus(protocol.StatusBusy)
-		_ = tc.nc.SetWriteDeadline(time.Now().Add(tlsWriteTimeout))
+		_ = tc.nc.SetWriteDeadline(time.Now().Add(fe.cfg.OutputTimeout))
 		_, _ = tc.nc.Write(protocol.AppendStatusReply(nil, protocol.OpHello, 0, protocol.StatusBusy))
 		_ = tc.Close()
 		return
@@ -226,13 +227,20 @@ func (t *tlsFront) read(s *session, tc *tlsConn) string {
 // waitWindow blocks until the session's window admits a data request of
 // n bytes (as the gnet loop pauses decoding), or the connection closes.
 func (t *tlsFront) waitWindow(s *session, tc *tlsConn, op protocol.Opcode, n int) bool {
-	if !isDataOp(op) || !s.authed || t.fe.draining.Load() || s.admits(n) {
+	if !isDataOp(op) || !s.authed || t.fe.draining.Load() {
+		return true
+	}
+	ok, outputFull := s.admits(op, n)
+	if ok {
 		return true
 	}
 	t.fe.m.pauses.Add(1)
+	if outputFull {
+		t.fe.m.outputPauses.Add(1)
+	}
 	kick(tc.wake) // flush what is queued: completions free the window
 	// Every completion wakes the writer, whose flush signals space.
-	for !s.admits(n) {
+	for ok, _ := s.admits(op, n); !ok; ok, _ = s.admits(op, n) {
 		select {
 		case <-tc.space:
 		case <-tc.closed:
@@ -272,9 +280,19 @@ func (t *tlsFront) flush(s *session, tc *tlsConn) bool {
 	s.mu.Unlock()
 	ok := true
 	if len(b) > 0 {
-		_ = tc.nc.SetWriteDeadline(time.Now().Add(tlsWriteTimeout))
+		// While the write blocks, its bytes are this connection's output
+		// buffer: they count in its output window and the memory budget.
+		// A client that reads none of them for OutputTimeout is cut off,
+		// as a gnet one is.
+		s.outBuffered.Store(int64(len(b)))
+		t.fe.m.memOutput.Add(int64(len(b)))
+		_ = tc.nc.SetWriteDeadline(time.Now().Add(t.fe.cfg.OutputTimeout))
 		_, err := tc.nc.Write(b)
-		ok = err == nil
+		t.fe.m.memOutput.Add(-int64(len(b)))
+		s.outBuffered.Store(0)
+		if ok = err == nil; !ok && isTimeout(err) && s.decideClose(reasonOutputStall) {
+			t.fe.m.outputStalls.Add(1)
+		}
 		t.fe.m.writes.Add(1)
 		t.fe.m.bytesOut.Add(uint64(len(b)))
 		s.lastActive.Store(time.Now().UnixNano())

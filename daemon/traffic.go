@@ -23,6 +23,12 @@ func (fe *frontend) OnTraffic(c gnet.Conn) gnet.Action {
 	if c.InboundBuffered() > 0 && !s.paused {
 		s.lastActive.Store(now)
 	}
+	// The client may have read replies since we last looked: the output
+	// window may have room again, or the output stalled for too long.
+	if reason := s.observeOutput(c, now); reason != "" {
+		return gnet.Close
+	}
+	defer s.schedulePoll(now)
 	for round := 1; ; round++ {
 		reason := s.decode(c, now)
 		if r := s.flush(c, now); reason == "" {
@@ -35,7 +41,7 @@ func (fe *frontend) OnTraffic(c gnet.Conn) gnet.Action {
 		// Completions that landed while this call ran reopened the window;
 		// the wake-up they queued would bring us back here anyway, so look
 		// again now and save the trip through the loop's task queue.
-		if !s.paused || !s.windowOpen() {
+		if !s.paused || !s.canResume() {
 			break
 		}
 		if round == maxResumeRounds {
@@ -43,13 +49,36 @@ func (fe *frontend) OnTraffic(c gnet.Conn) gnet.Action {
 			break
 		}
 	}
-	if in := c.InboundBuffered(); in > fe.cfg.MaxInboundBuffered {
+	if reason := s.inputOverCap(c.InboundBuffered()); reason != "" {
 		fe.m.inboundCap.Add(1)
-		s.decideClose("unread input over MaxInboundBuffered")
+		s.decideClose(reason)
 		return gnet.Close
 	}
 	return gnet.None
 }
+
+// inputOverCap returns why in bytes of unread input are too many, or "".
+// Past the frame decoding waits on, a connection whose replies go unread
+// (the output window is full) may buffer only the pipelined slack
+// MaxInboundBuffered leaves above a maximal frame: gnet keeps reading
+// its socket, and a client that sends requests without reading replies
+// would otherwise hold MaxInboundBuffered of input (and gnet's buffer
+// grows by doubling, so twice that) on top of its replies. Loop only.
+func (s *session) inputOverCap(in int) string {
+	cfg := &s.fe.cfg
+	switch {
+	case in > cfg.MaxInboundBuffered:
+		return "unread input over MaxInboundBuffered"
+	case s.outPaused && in-s.pauseN > max(cfg.MaxInboundBuffered-cfg.Limits.MaxFrameSize, minPausedInput):
+		return "unread input past MaxInboundBuffered - MaxFrameSize while replies go unread"
+	}
+	return ""
+}
+
+// minPausedInput is the least pipelined input a connection paused by its
+// output window may buffer, whatever the caps leave: a client's own
+// window of small requests.
+const minPausedInput = 64 << 10
 
 // decode handles whole frames until the input runs out, the window fills,
 // or a frame calls for closing the connection (its reason is returned).
@@ -74,15 +103,14 @@ func (s *session) decode(c gnet.Conn, now int64) string {
 			s.markPartial(true, now)
 			return ""
 		}
-		if isDataOp(h.Op) && s.authed && !s.fe.draining.Load() && !s.admits(n) {
-			if !s.paused {
-				s.paused = true
-				s.fe.m.pauses.Add(1)
+		if isDataOp(h.Op) && s.authed && !s.fe.draining.Load() {
+			if ok, outputFull := s.admits(h.Op, n); !ok {
+				s.pause(h.Op, n, outputFull)
+				s.markPartial(false, now) // waiting on us, not on the client
+				return ""
 			}
-			s.markPartial(false, now) // waiting on us, not on the client
-			return ""
 		}
-		s.paused = false
+		s.paused, s.outPaused = false, false
 		fb, _ := c.Peek(n)
 		f := protocol.Frame{Header: h, Body: fb[protocol.HeaderSize:n:n]}
 		reason := s.handle(&f, n, now)
@@ -92,6 +120,25 @@ func (s *session) decode(c gnet.Conn, now int64) string {
 			return reason
 		}
 	}
+}
+
+// pause records that decoding waits for the frame op of n bytes, which a
+// window refused. Loop only.
+func (s *session) pause(op protocol.Opcode, n int, outputFull bool) {
+	if !s.paused {
+		s.fe.m.pauses.Add(1)
+	}
+	if outputFull && !s.outPaused {
+		s.fe.m.outputPauses.Add(1)
+	}
+	s.paused, s.outPaused, s.pauseOp, s.pauseN = true, outputFull, op, n
+}
+
+// canResume reports whether the frame decoding paused at would now be
+// admitted. Loop only.
+func (s *session) canResume() bool {
+	ok, _ := s.admits(s.pauseOp, s.pauseN)
+	return ok
 }
 
 func isDataOp(op protocol.Opcode) bool {
