@@ -20,10 +20,17 @@
 //   - each connection has a window of in-flight requests and bytes; when it
 //     is full the loop stops decoding (bytes stay in gnet's inbound buffer)
 //     and the next completion's wake-up resumes it;
+//   - an output window does the same while the connection's unread replies
+//     (queued, and estimated for requests in flight) pass OutputWindow; an
+//     output watcher goroutine wakes the loop to resume once the client
+//     reads, since gnet does not say when its outbound buffer drains, and
+//     a connection whose replies make no progress for OutputTimeout is
+//     closed (output.go);
 //   - hard caps on a connection's inbound and outbound buffered bytes close
-//     it with a logged reason;
-//   - a global memory budget over the request payloads in flight answers
-//     BUSY instead of queueing more;
+//     it with a logged reason; behind a full output window, input past
+//     MaxInboundBuffered - MaxFrameSize already does;
+//   - a global memory budget over the request payloads in flight and the
+//     replies queued for slow readers answers BUSY instead of queueing more;
 //   - a sweeper on gnet's ticker closes connections whose partial frame is
 //     older than FrameTimeout (slowloris) or that stay idle longer than
 //     IdleTimeout. It reads the daemon's own registry, never Conn.Context
@@ -44,9 +51,9 @@
 // # Goroutines
 //
 // Daemon owns: the gnet engine (gnet.Run in one goroutine, its loops and
-// ticker), one goroutine per in-flight request (bounded by the windows and
-// the memory budget), the admin HTTP server, the TLS accept loop and two
-// goroutines per TLS connection, and whatever the link pool, the
+// ticker), the output watcher, one goroutine per in-flight request
+// (bounded by the windows and the memory budget), the admin HTTP server,
+// the TLS accept loop and two goroutines per TLS connection, and whatever the link pool, the
 // coordinator and the repair package own. Shutdown stops and waits for
 // all of them.
 package daemon

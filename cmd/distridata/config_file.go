@@ -48,8 +48,10 @@ var knobs = []knob{
 	{"conn-window", "requests in flight per connection before decoding pauses (bounds one client's share)", func(o *serveOptions) any { return &o.D.ConnWindow }},
 	{"conn-window-bytes", "request bytes in flight per connection; one larger frame is admitted alone", func(o *serveOptions) any { return &o.D.ConnWindowBytes }},
 	{"max-inbound-buffered", "bytes of unread input before a flooding connection is closed; >= limits.max-frame-size", func(o *serveOptions) any { return &o.D.MaxInboundBuffered }},
-	{"max-outbound-buffered", "bytes of unsent replies before a non-reading client is closed; >= limits.max-frame-size", func(o *serveOptions) any { return &o.D.MaxOutboundBuffered }},
-	{"memory-budget", "request bytes in flight over all connections; above it requests get BUSY", func(o *serveOptions) any { return &o.D.MemoryBudget }},
+	{"output-window", "bytes of unread replies (queued plus estimated in flight) past which a connection stops decoding until its client reads", func(o *serveOptions) any { return &o.D.OutputWindow }},
+	{"output-timeout", "close connections whose unread replies make no progress this long (a client that stopped reading)", func(o *serveOptions) any { return &o.D.OutputTimeout }},
+	{"max-outbound-buffered", "bytes of unsent replies before a connection is closed; >= output-window + limits.max-frame-size", func(o *serveOptions) any { return &o.D.MaxOutboundBuffered }},
+	{"memory-budget", "request bytes in flight plus unread reply bytes queued, over all connections; above it requests get BUSY", func(o *serveOptions) any { return &o.D.MemoryBudget }},
 	{"seed-timeout", "how long start waits for storage nodes' clocks before serving", func(o *serveOptions) any { return &o.D.SeedTimeout }},
 	{"event-loops", "gnet event loops; 0 = one per CPU", func(o *serveOptions) any { return &o.D.EventLoops }},
 
