@@ -28,7 +28,10 @@ func (c *conn) buckets(h protocol.Header, plain []byte, body *[]byte, size int, 
 	if err != nil {
 		return c.refuse(h, body, size, err)
 	}
-	c.s.observeEpoch(req.Epoch)
+	if !c.s.admitEpoch(req.Epoch) {
+		c.replyStatus(h, protocol.StatusWrongEpoch, body, size)
+		return closeReason{}
+	}
 	if c.now.After(c.s.deadline(arrival, req.DeadlineMs)) {
 		c.replyStatus(h, protocol.StatusTimeout, body, size)
 		return closeReason{}

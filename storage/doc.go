@@ -1,7 +1,7 @@
 // Package storage is a DistriData storage node: a durable (pebble) or
 // in-memory engine of versioned values per ring partition, served to
 // daemons over the replica operations of package protocol (RPUT, RDEL,
-// RGET, RBATCH, RSCAN, RDIGEST, plus HELLO, PING and STATS).
+// RGET, RBATCH, RSCAN, RDIGEST, REPOCH, RDROP, plus HELLO, PING and STATS).
 //
 // # Semantics
 //
@@ -11,6 +11,14 @@
 // wall time is older than Config.TombstoneGrace. Read-modify-write is
 // atomic per key: the pebble engine serialises its writers, the memory
 // engine locks the key's shard.
+//
+// # Ring epochs
+//
+// The node keeps, durably, the ring epoch a daemon last committed with
+// REPOCH, and refuses requests from older rings with WRONG_EPOCH
+// (epoch.go). RDROP removes a partition the committed ring no longer
+// places here, only under that epoch and only while no newer ring is
+// being moved to; the check is made under the engine's write lock.
 //
 // # Durability
 //

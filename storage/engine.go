@@ -51,6 +51,13 @@ type PartitionDigest struct {
 	Sum  uint64 // wrapping sum of entryHash over the entries: order-independent
 }
 
+// EpochState is a node's committed ring: its epoch and the ring's
+// fingerprint (protocol.EpochCommit). Zero means none committed yet.
+type EpochState struct {
+	Epoch uint64
+	Ring  uint64
+}
+
 // Engine stores versioned values per partition with last-writer-wins.
 // Every method is safe for concurrent use. The server funnels all writes
 // through one committer goroutine, so engines need per-key atomicity of
@@ -84,6 +91,18 @@ type Engine interface {
 	// time is before cutoff, atomically per key with Apply (a tombstone
 	// overwritten meanwhile is kept). It returns how many it removed.
 	CollectGarbage(cutoff time.Time, limit int) (removed int, err error)
+	// DropPartition removes every entry of partition p, tombstones
+	// included, durably, and returns how many it removed. It calls allow
+	// with the engine's write lock held, atomically with the removal, and
+	// removes nothing (ErrDropRefused) if allow says no: the server checks
+	// its ring epochs there, so no write it admitted under a newer ring
+	// can slip in between the check and the removal.
+	DropPartition(p uint32, allow func() bool) (removed int64, err error)
+	// LoadEpoch returns the committed ring epoch stored with the data
+	// (zero if none was saved).
+	LoadEpoch() (EpochState, error)
+	// SaveEpoch durably replaces the committed ring epoch.
+	SaveEpoch(EpochState) error
 	// Keys is the number of stored entries, tombstones included.
 	Keys() int64
 	// Sync makes every applied op durable.

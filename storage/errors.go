@@ -23,6 +23,10 @@ var (
 	// ErrBadRole means a HELLO came from something other than a peer
 	// daemon: a storage node serves only daemons.
 	ErrBadRole = protocol.NewError(protocol.StatusUnauthorized, "storage: only peers may connect to a node")
+	// ErrDropRefused means a partition drop was refused because the
+	// sender's ring epoch is not the node's current one (or a newer ring
+	// is being moved to): nothing was removed.
+	ErrDropRefused = protocol.NewError(protocol.StatusWrongEpoch, "storage: partition drop refused for its ring epoch")
 	// ErrNotServed means a known opcode that a storage node does not serve
 	// (a client operation, or a second HELLO).
 	ErrNotServed = protocol.NewError(protocol.StatusBadRequest, "storage: operation not served by a node")

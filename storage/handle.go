@@ -41,6 +41,10 @@ func (c *conn) handle(h protocol.Header, body *[]byte, size int) closeReason {
 		return c.digest(h, plain, body, size, arrival)
 	case protocol.OpReplicaBuckets:
 		return c.buckets(h, plain, body, size, arrival)
+	case protocol.OpReplicaEpoch:
+		return c.epochCommit(h, plain, body, size)
+	case protocol.OpReplicaDrop:
+		return c.drop(h, plain, body, size)
 	default:
 		return c.refuse(h, body, size, ErrNotServed)
 	}
@@ -96,7 +100,7 @@ func (c *conn) hello(h protocol.Header, plain []byte, body *[]byte, size int) cl
 		Version:  protocol.ProtocolVersion,
 		ServerID: c.s.cfg.ID,
 		Clock:    c.s.clock.Now(),
-		Epoch:    c.s.epoch.Load(),
+		Epoch:    c.s.committed.Load(),
 		Limits:   c.s.cfg.Limits,
 	}), body, size)
 	return closeReason{}
@@ -129,7 +133,11 @@ func (c *conn) single(h protocol.Header, plain []byte, body *[]byte, size int, a
 	if err != nil {
 		return c.refuse(h, body, size, err)
 	}
-	c.s.observeEpoch(rh.Epoch)
+	if !c.s.admitEpoch(rh.Epoch) {
+		res := protocol.Result{Status: protocol.StatusWrongEpoch}
+		c.replyInline(protocol.AppendReplicaReply(c.scratch[:0], h.Op, h.ID, c.s.stampAt(c.now), res), body, size)
+		return closeReason{}
+	}
 	if st := c.itemStatus(&it); st != protocol.StatusOK {
 		c.replyStatus(h, st, body, size)
 		return closeReason{}
@@ -205,12 +213,15 @@ func (c *conn) batch(h protocol.Header, plain []byte, body *[]byte, size int, ar
 		c.replyStatus(h, protocol.StatusOf(err), body, size)
 		return closeReason{}
 	}
-	c.s.observeEpoch(b.Epoch)
+	fenced := !c.s.admitEpoch(b.Epoch)
 	r := newRequest(c, h, size, body, c.s.deadline(arrival, b.DeadlineMs))
 	r.grow(b.Count)
 	writes := false
 	for it, ok := b.Next(); ok; it, ok = b.Next() {
 		st := c.itemStatus(&it)
+		if fenced {
+			st = protocol.StatusWrongEpoch // every item refused, the stamp says why
+		}
 		if it.Kind != protocol.ItemGet {
 			c.s.clock.Observe(it.Version.TS)
 			writes = writes || st == protocol.StatusOK
@@ -222,8 +233,8 @@ func (c *conn) batch(h protocol.Header, plain []byte, body *[]byte, size int, ar
 		c.execute(r)
 		return closeReason{}
 	}
-	// Reads only: answer here, without a trip through the committer.
-	if c.now.After(r.deadline) {
+	// Reads only (or all refused): answer here, without the committer.
+	if !fenced && c.now.After(r.deadline) {
 		r.body = nil // still owned by the caller's path below
 		r.free()
 		c.replyStatus(h, protocol.StatusTimeout, body, size)
@@ -240,7 +251,10 @@ func (c *conn) scan(h protocol.Header, plain []byte, body *[]byte, size int, arr
 	if err != nil {
 		return c.refuse(h, body, size, err)
 	}
-	c.s.observeEpoch(sc.Epoch)
+	if !c.s.admitEpoch(sc.Epoch) {
+		c.replyStatus(h, protocol.StatusWrongEpoch, body, size)
+		return closeReason{}
+	}
 	if c.now.After(c.s.deadline(arrival, sc.DeadlineMs)) {
 		c.replyStatus(h, protocol.StatusTimeout, body, size)
 		return closeReason{}
@@ -282,7 +296,10 @@ func (c *conn) digest(h protocol.Header, plain []byte, body *[]byte, size int, a
 	if err != nil {
 		return c.refuse(h, body, size, err)
 	}
-	c.s.observeEpoch(d.Epoch)
+	if !c.s.admitEpoch(d.Epoch) {
+		c.replyStatus(h, protocol.StatusWrongEpoch, body, size)
+		return closeReason{}
+	}
 	if c.now.After(c.s.deadline(arrival, d.DeadlineMs)) {
 		c.replyStatus(h, protocol.StatusTimeout, body, size)
 		return closeReason{}

@@ -33,6 +33,7 @@ type Memory struct {
 	closed atomic.Bool
 	gcMu   sync.Mutex // serialises CollectGarbage; guards gcNext
 	gcNext int        // shard where the next collection starts
+	epoch  atomic.Pointer[EpochState]
 }
 
 type memShard struct {
@@ -72,6 +73,7 @@ func (*Memory) appliesInline() {}
 // NewMemory returns an empty memory engine.
 func NewMemory() *Memory {
 	m := &Memory{}
+	m.epoch.Store(&EpochState{})
 	for i := range m.shards {
 		m.shards[i].recs = make(map[string]memRecord)
 		m.shards[i].parts = make(map[uint32]map[string]struct{})

@@ -44,7 +44,8 @@ const (
 // Pebble is the durable engine: a pebble LSM with its write-ahead log on.
 // Keys are stored as a 4-byte big-endian partition prefix followed by the
 // key, so one partition is one contiguous, ordered range; values are a
-// record header (version, tombstone flag) followed by the value.
+// record header (version, tombstone flag) followed by the value. The one
+// other key is the committed ring epoch (drop.go).
 type Pebble struct {
 	db    *pebble.DB
 	fatal *fatalSink
@@ -412,7 +413,7 @@ func (p *Pebble) Buckets(part uint32, b protocol.Bucket, split uint8, out []prot
 
 func (p *Pebble) countKeys() (int64, error) {
 	var n int64
-	err := p.iterate(nil, nil, func([]byte, Entry) bool { n++; return true })
+	err := p.iterate(dataStart, nil, func([]byte, Entry) bool { n++; return true })
 	return n, err
 }
 
@@ -434,7 +435,11 @@ func (p *Pebble) CollectGarbage(cutoff time.Time, limit int) (int, error) {
 	defer p.gcMu.Unlock()
 	var cand []gcCandidate
 	reachedEnd := true
-	err := p.iterate(p.gcNext, nil, func(k []byte, e Entry) bool {
+	from := p.gcNext
+	if from == nil {
+		from = dataStart
+	}
+	err := p.iterate(from, nil, func(k []byte, e Entry) bool {
 		if len(cand) == limit {
 			reachedEnd = false
 			p.gcNext = append(p.gcNext[:0], k...) // resume here next call

@@ -31,8 +31,13 @@ type Server struct {
 	clock     *protocol.Clock
 	tokenHash [sha256.Size]byte
 
-	epoch       atomic.Uint64 // highest ring epoch seen in any request
-	staleLogged atomic.Uint64 // the epoch for which a stale request was last logged
+	// Ring epochs (epoch.go). committed and ring change only under
+	// epochMu, in REPOCH; seen only grows.
+	epochMu     sync.Mutex
+	committed   atomic.Uint64 // requests below it are refused WRONG_EPOCH
+	ring        atomic.Uint64 // the committed ring's fingerprint
+	seen        atomic.Uint64 // highest epoch of any request since start
+	staleLogged atomic.Uint64 // the committed epoch for which a refusal was last logged
 	failed      atomic.Bool   // fail-stop: a write or sync failed; refuse writes
 	inline      bool          // apply writes on the readers, not the committer
 	stats       counters
@@ -118,6 +123,10 @@ func StartEngine(cfg Config, eng Engine) (*Server, error) {
 		s.tokenHash = sha256.Sum256([]byte(cfg.Token))
 	}
 	_, s.inline = eng.(inlineEngine)
+	if err := s.loadEpoch(); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	s.clock.Now() // start from the wall clock, not zero
 	s.acceptWG.Add(1)
 	go s.acceptLoop()
@@ -283,30 +292,13 @@ func (s *Server) fail(err error) {
 	}
 }
 
-// observeEpoch records a request's ring epoch and logs, once per new
-// highest epoch, that a sender is behind. Stale requests are still served.
-func (s *Server) observeEpoch(e uint64) {
-	for {
-		cur := s.epoch.Load()
-		if e <= cur {
-			break
-		}
-		if s.epoch.CompareAndSwap(cur, e) {
-			return
-		}
-	}
-	if cur := s.epoch.Load(); e < cur && s.staleLogged.Swap(cur) != cur {
-		s.log.Info("storage: request with a stale ring epoch (served anyway)", "epoch", e, "highest", cur)
-	}
-}
-
 // stampAt is the ReplicaStamp every reply carries: the node's clock, moved
-// up to the wall time now, and the highest epoch seen. It does not tick
+// up to the wall time now, and the committed ring epoch. It does not tick
 // the clock's logical counter (a stamp is not a version), so it costs a
 // load and a compare, not a compare-and-swap per reply.
 func (s *Server) stampAt(now time.Time) protocol.ReplicaStamp {
 	s.clock.Observe(uint64(now.UnixMilli()) << protocol.LogicalBits)
-	return protocol.ReplicaStamp{Clock: s.clock.Last(), Epoch: s.epoch.Load()}
+	return protocol.ReplicaStamp{Clock: s.clock.Last(), Epoch: s.committed.Load()}
 }
 
 // deadline is when a request arriving at arrival must have executed.

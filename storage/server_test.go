@@ -440,21 +440,6 @@ func TestFailStop(t *testing.T) {
 	}
 }
 
-func TestEpochAndClockStamps(t *testing.T) {
-	s := startServer(t, testConfig(), nil)
-	c := dialHello(t, s.Addr(), "")
-	future := uint64(time.Now().Add(time.Hour).UnixMilli()) << protocol.LogicalBits
-	st1, _ := result(t, c.rpc(rput(1, protocol.ReplicaHeader{Epoch: 5}, 1, "k", protocol.Version{TS: future, Origin: 1}, "v")))
-	if st1.Epoch != 5 || st1.Clock < future {
-		t.Fatalf("stamp %+v: want epoch 5 and a clock at or past the observed version %d", st1, future)
-	}
-	// A stale epoch is served (logged, not refused) and the stamp keeps 5.
-	st2, r := result(t, c.rpc(rput(2, protocol.ReplicaHeader{Epoch: 3}, 1, "k2", ver(1, 1), "v")))
-	if r.Status != protocol.StatusOK || st2.Epoch != 5 || st2.Clock < st1.Clock {
-		t.Fatalf("stale epoch: status %v stamp %+v", r.Status, st2)
-	}
-}
-
 // TestBackpressure: with the committer held, the node reads no more
 // requests than its window (in count, or in bytes) allows; the rest stay
 // in the socket until the window reopens, and all are then answered.

@@ -1,0 +1,245 @@
+package storage
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/distridata/distridata/protocol"
+)
+
+func repoch(id, epoch, ring uint64) []byte {
+	return protocol.AppendEpochCommit(nil, id, protocol.EpochCommit{ReplicaHeader: protocol.ReplicaHeader{Epoch: epoch}, Ring: ring})
+}
+
+func rdrop(id, epoch uint64, p uint32) []byte {
+	return protocol.AppendDrop(nil, id, protocol.Drop{ReplicaHeader: protocol.ReplicaHeader{Epoch: epoch}, Partition: p})
+}
+
+func at(epoch uint64) protocol.ReplicaHeader { return protocol.ReplicaHeader{Epoch: epoch} }
+
+// epochReply sends an REPOCH and decodes its reply.
+func epochReply(t *testing.T, c *testConn, id, epoch, ring uint64) (protocol.Status, protocol.EpochReply) {
+	t.Helper()
+	f := c.rpc(repoch(id, epoch, ring))
+	r, err := protocol.DecodeEpochReply(f.Body)
+	if err != nil {
+		t.Fatalf("REPOCH %d reply %v: %v", epoch, f.Status, err)
+	}
+	return f.Status, r
+}
+
+func dropReply(t *testing.T, c *testConn, id, epoch uint64, p uint32) (protocol.Status, protocol.DropReply) {
+	t.Helper()
+	f := c.rpc(rdrop(id, epoch, p))
+	r, err := protocol.DecodeDropReply(f.Body)
+	if err != nil {
+		t.Fatalf("RDROP %d reply %v: %v", epoch, f.Status, err)
+	}
+	return f.Status, r
+}
+
+// TestEpochFencing: before any REPOCH every epoch is served; once epoch 5
+// is committed, every replica op from an older ring is refused with the
+// stamp saying 5 and nothing applied, while 5 and newer are served.
+func TestEpochFencing(t *testing.T) {
+	s := startServer(t, testConfig(), nil)
+	c := dialHello(t, s.Addr(), "")
+	future := uint64(time.Now().Add(time.Hour).UnixMilli()) << protocol.LogicalBits
+	st, r := result(t, c.rpc(rput(1, at(9), 1, "k", protocol.Version{TS: future, Origin: 1}, "v")))
+	if r.Status != protocol.StatusOK || st.Epoch != 0 || st.Clock < future {
+		t.Fatalf("before any commit: %v stamp %+v", r.Status, st)
+	}
+	if _, r := result(t, c.rpc(rput(2, at(1), 1, "old", ver(1, 1), "v"))); r.Status != protocol.StatusOK {
+		t.Fatalf("epoch 1 before any commit: %v", r.Status)
+	}
+	if code, er := epochReply(t, c, 3, 5, 0xAB); code != protocol.StatusOK || er.Epoch != 5 || er.Ring != 0xAB {
+		t.Fatalf("REPOCH 5: %v %+v", code, er)
+	}
+	st, r = result(t, c.rpc(rput(4, at(4), 1, "stale", ver(2, 1), "v")))
+	if r.Status != protocol.StatusWrongEpoch || st.Epoch != 5 {
+		t.Fatalf("stale RPUT: %v stamp %+v", r.Status, st)
+	}
+	st, r = result(t, c.rpc(protocol.AppendReplicaOp(nil, 5, at(4), protocol.Item{Kind: protocol.ItemGet, Partition: 1, Key: []byte("old")})))
+	if r.Status != protocol.StatusWrongEpoch || st.Epoch != 5 || len(r.Value) != 0 {
+		t.Fatalf("stale RGET: %v stamp %+v", r.Status, st)
+	}
+	w := protocol.BeginReplicaBatch(nil, 6, at(3))
+	w.Add(protocol.Item{Kind: protocol.ItemPut, Partition: 2, Key: []byte("b"), Version: ver(3, 1), Value: []byte("v")})
+	w.Add(protocol.Item{Kind: protocol.ItemGet, Partition: 1, Key: []byte("old")})
+	f := c.rpc(w.Finish())
+	br, err := protocol.DecodeReplicaBatchReply(f.Body)
+	if err != nil || f.Status != protocol.StatusOK || br.Epoch != 5 || br.Count != 2 {
+		t.Fatalf("stale RBATCH: %v %v %+v", f.Status, err, br)
+	}
+	for res, ok := br.Next(); ok; res, ok = br.Next() {
+		if res.Status != protocol.StatusWrongEpoch {
+			t.Fatalf("stale RBATCH item: %v", res.Status)
+		}
+	}
+	if f := c.rpc(protocol.AppendScan(nil, 7, protocol.Scan{ReplicaHeader: at(4), Partition: 1})); f.Status != protocol.StatusWrongEpoch {
+		t.Fatalf("stale RSCAN: %v", f.Status)
+	}
+	if f := c.rpc(protocol.AppendDigest(nil, 8, protocol.Digest{ReplicaHeader: at(4), Partition: 1})); f.Status != protocol.StatusWrongEpoch {
+		t.Fatalf("stale RDIGEST: %v", f.Status)
+	}
+	// Nothing of the refused requests was applied.
+	for _, k := range []struct {
+		p   uint32
+		key string
+	}{{1, "stale"}, {2, "b"}} {
+		if _, r := result(t, c.rpc(protocol.AppendReplicaOp(nil, 9, at(5), protocol.Item{Kind: protocol.ItemGet, Partition: k.p, Key: []byte(k.key)}))); r.Status != protocol.StatusNotFound {
+			t.Fatalf("%s after a refused write: %v", k.key, r.Status)
+		}
+	}
+	if _, r := result(t, c.rpc(rput(10, at(6), 1, "newer", ver(4, 1), "v"))); r.Status != protocol.StatusOK {
+		t.Fatalf("a newer ring's write: %v", r.Status)
+	}
+	if f := c.rpc(protocol.AppendStats(nil, 11)); !strings.Contains(string(f.Body), "wrong_epoch 5\n") || !strings.Contains(string(f.Body), "epoch 5\n") {
+		t.Fatalf("stats:\n%s", f.Body)
+	}
+}
+
+// TestEpochCommitRules: REPOCH only moves forward, is idempotent for the
+// same ring, refuses another ring at the same epoch, and epoch 0 asks.
+func TestEpochCommitRules(t *testing.T) {
+	s := startServer(t, testConfig(), nil)
+	c := dialHello(t, s.Addr(), "")
+	cases := []struct {
+		name       string
+		epoch      uint64
+		ring       uint64
+		want       protocol.Status
+		wantCommit uint64
+		wantRing   uint64
+	}{
+		{"query a fresh node", 0, 0, protocol.StatusOK, 0, 0},
+		{"first commit", 3, 0x33, protocol.StatusOK, 3, 0x33},
+		{"same again", 3, 0x33, protocol.StatusOK, 3, 0x33},
+		{"same epoch, other ring", 3, 0x44, protocol.StatusWrongEpoch, 3, 0x33},
+		{"older", 2, 0x22, protocol.StatusWrongEpoch, 3, 0x33},
+		{"query", 0, 0, protocol.StatusWrongEpoch, 3, 0x33},
+		{"skip ahead", 7, 0x77, protocol.StatusOK, 7, 0x77},
+	}
+	for i, tc := range cases {
+		code, er := epochReply(t, c, uint64(i+1), tc.epoch, tc.ring)
+		if code != tc.want || er.Epoch != tc.wantCommit || er.Ring != tc.wantRing {
+			t.Errorf("%s: %v epoch %d ring %#x; want %v %d %#x", tc.name, code, er.Epoch, er.Ring, tc.want, tc.wantCommit, tc.wantRing)
+		}
+	}
+}
+
+// TestEpochSurvivesRestart: a pebble node keeps its committed epoch (and
+// its key count ignores the record), so a restart does not let a stale
+// daemon back in.
+func TestEpochSurvivesRestart(t *testing.T) {
+	cfg := testConfig()
+	cfg.Engine, cfg.Dir, cfg.Sync = EnginePebble, t.TempDir(), SyncAlways
+	s := startServer(t, cfg, nil)
+	c := dialHello(t, s.Addr(), "")
+	if code, _ := epochReply(t, c, 1, 4, 0x44); code != protocol.StatusOK {
+		t.Fatalf("REPOCH: %v", code)
+	}
+	if _, r := result(t, c.rpc(rput(2, at(4), 1, "k", ver(1, 1), "v"))); r.Status != protocol.StatusOK {
+		t.Fatalf("RPUT: %v", r.Status)
+	}
+	shutdown(t, s)
+	s = startServer(t, cfg, nil)
+	c = dial(t, s.Addr())
+	c.send(protocol.AppendHello(nil, 0, protocol.Hello{Version: protocol.ProtocolVersion, Role: protocol.RolePeer}))
+	hr, err := protocol.DecodeHelloReply(c.read().Body)
+	if err != nil || hr.Epoch != 4 {
+		t.Fatalf("HELLO after restart: epoch %d, %v", hr.Epoch, err)
+	}
+	if _, r := result(t, c.rpc(rput(3, at(3), 1, "k2", ver(2, 1), "v"))); r.Status != protocol.StatusWrongEpoch {
+		t.Fatalf("stale RPUT after restart: %v", r.Status)
+	}
+	if n := s.Engine().Keys(); n != 1 {
+		t.Fatalf("Keys = %d after restart, want 1", n)
+	}
+}
+
+// TestDropPartition: RDROP removes one partition, and only under the
+// committed epoch with no newer ring in sight.
+func TestDropPartition(t *testing.T) {
+	s := startServer(t, testConfig(), nil)
+	c := dialHello(t, s.Addr(), "")
+	for i, k := range []string{"a", "b", "c"} {
+		c.rpc(rput(uint64(i+1), at(5), 7, k, ver(1, 1), "v"))
+	}
+	c.rpc(rdel(4, at(5), 7, "d", ver(1, 1)))
+	c.rpc(rput(5, at(5), 8, "keep", ver(1, 1), "v"))
+	if code, _ := dropReply(t, c, 6, 5, 7); code != protocol.StatusWrongEpoch {
+		t.Fatalf("drop before any commit: %v", code)
+	}
+	epochReply(t, c, 7, 5, 1)
+	for _, tc := range []struct {
+		name  string
+		epoch uint64
+	}{{"stale ring", 4}, {"uncommitted ring", 6}} {
+		if code, dr := dropReply(t, c, 8, tc.epoch, 7); code != protocol.StatusWrongEpoch || dr.Epoch != 5 || dr.Keys != 0 {
+			t.Fatalf("%s: %v %+v", tc.name, code, dr)
+		}
+	}
+	// The epoch-6 drop above announced a ring change in progress: no drop
+	// under 5 any more, until 6 is committed.
+	if code, _ := dropReply(t, c, 9, 5, 7); code != protocol.StatusWrongEpoch {
+		t.Fatalf("drop while a newer ring is being moved to: %v", code)
+	}
+	if s.Engine().Keys() != 5 {
+		t.Fatalf("refused drops removed data: %d keys", s.Engine().Keys())
+	}
+	epochReply(t, c, 10, 6, 1)
+	code, dr := dropReply(t, c, 11, 6, 7)
+	if code != protocol.StatusOK || dr.Keys != 4 || dr.Epoch != 6 {
+		t.Fatalf("drop: %v %+v", code, dr)
+	}
+	if _, r := result(t, c.rpc(protocol.AppendReplicaOp(nil, 12, at(6), protocol.Item{Kind: protocol.ItemGet, Partition: 8, Key: []byte("keep")}))); r.Status != protocol.StatusOK {
+		t.Fatalf("another partition's key after the drop: %v", r.Status)
+	}
+	if n := s.Engine().Keys(); n != 1 {
+		t.Fatalf("Keys = %d after the drop, want 1", n)
+	}
+	if code, dr := dropReply(t, c, 13, 6, 7); code != protocol.StatusOK || dr.Keys != 0 {
+		t.Fatalf("second drop: %v %+v", code, dr)
+	}
+	f := c.rpc(protocol.AppendStats(nil, 14))
+	for _, want := range []string{"dropped_partitions 2\n", "dropped_keys 4\n", "drop_refused 4\n"} {
+		if !strings.Contains(string(f.Body), want) {
+			t.Fatalf("stats lack %q:\n%s", want, f.Body)
+		}
+	}
+}
+
+// TestEngineDropPartition: both engines remove exactly one partition,
+// keep their key count, refuse when allow says no, and keep the epoch.
+func TestEngineDropPartition(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e Engine) {
+		out := make([]Outcome, 4)
+		ops := []Op{put(3, "a", ver(1, 1), "x"), del(3, "b", ver(1, 1)), put(4, "a", ver(1, 1), "y"), put(^uint32(0), "z", ver(1, 1), "w")}
+		if err := e.Apply(ops, out, true); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.DropPartition(3, func() bool { return false }); err != ErrDropRefused || n != 0 || e.Keys() != 4 {
+			t.Fatalf("refused drop: %d %v, %d keys", n, err, e.Keys())
+		}
+		if n, err := e.DropPartition(3, func() bool { return true }); err != nil || n != 2 || e.Keys() != 2 {
+			t.Fatalf("drop: %d %v, %d keys", n, err, e.Keys())
+		}
+		if n, err := e.DropPartition(^uint32(0), func() bool { return true }); err != nil || n != 1 || e.Keys() != 1 {
+			t.Fatalf("drop of the last partition: %d %v, %d keys", n, err, e.Keys())
+		}
+		if _, ok, _ := e.Get(4, []byte("a"), nil); !ok {
+			t.Fatal("partition 4 lost its key")
+		}
+		if err := e.SaveEpoch(EpochState{Epoch: 9, Ring: 3}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.LoadEpoch(); err != nil || got != (EpochState{Epoch: 9, Ring: 3}) {
+			t.Fatalf("LoadEpoch = %+v, %v", got, err)
+		}
+		if n, err := e.CollectGarbage(time.Now(), 100); err != nil || n != 0 {
+			t.Fatalf("GC over the epoch record: %d, %v", n, err)
+		}
+	})
+}
