@@ -8,7 +8,9 @@ import (
 )
 
 // Scan, Digest and Buckets carry anti-entropy and rebalancing traffic
-// (RSCAN or RBSCAN, RDIGEST, RBUCKETS) over the same pipelined connections, windows and health as
+// (RSCAN or RBSCAN, RDIGEST, RBUCKETS), and CommitEpoch and Drop (epoch.go)
+// a ring change's REPOCH and RDROP, over the same pipelined connections,
+// windows and health as
 // Send: they are not part of replica.Backend, since the replication core
 // never needs them.
 
@@ -83,11 +85,14 @@ func (p *Pool) call(ctx context.Context, id string, op protocol.Opcode, encode f
 	result := make(chan error, 1)
 	r := &request{ctx: ctx, node: n, op: op, size: len(frame), frame: frame}
 	r.raw = func(h protocol.Header, body []byte) replica.Reply {
-		if h.Status != protocol.StatusOK {
+		if h.Status != protocol.StatusOK && !stampedRefusal(op, h, body) {
 			return replica.Reply{Err: NodeStatusError(h.Status)}
 		}
 		if err := decode(body); err != nil {
 			return replica.Reply{Err: both(ErrBadReply, err)}
+		}
+		if h.Status != protocol.StatusOK {
+			return replica.Reply{Err: NodeStatusError(h.Status)}
 		}
 		return replica.Reply{}
 	}

@@ -120,3 +120,39 @@ func checkBuckets(t *testing.T, p *Pool, ctx context.Context, diff []byte) {
 		t.Fatalf("RBSCAN of bucket %d: %d keys (found %q: %v), digest says %d", want, page.Count, diff, found, b1.At(want).Keys)
 	}
 }
+
+// TestEpochAndDropAgainstStorageNode: CommitEpoch moves a node's epoch and
+// reports a refusal with the node's epoch; Drop removes a partition only
+// under it.
+func TestEpochAndDropAgainstStorageNode(t *testing.T) {
+	scfg := storage.DefaultConfig()
+	scfg.Engine, scfg.Sync = storage.EngineMemory, storage.SyncNone
+	scfg.Logger = slog.New(slog.DiscardHandler)
+	srv, err := storage.Start(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	p := newTestPool(t, testConfig(), map[string]string{"s1": srv.Addr().String()})
+	ctx := ctxFor(t, 10*time.Second)
+	mustOK(t, sendWait(t, p, ctx, "s1", put("k", "v", 1<<16)))
+	commit := func(e, ring uint64) protocol.EpochCommit {
+		return protocol.EpochCommit{ReplicaHeader: protocol.ReplicaHeader{Epoch: e}, Ring: ring}
+	}
+	if r, err := p.CommitEpoch(ctx, "s1", commit(2, 7)); err != nil || r.Epoch != 2 || r.Ring != 7 {
+		t.Fatalf("CommitEpoch 2: %+v %v", r, err)
+	}
+	r, err := p.CommitEpoch(ctx, "s1", commit(1, 5))
+	if protocol.StatusOf(err) != protocol.StatusWrongEpoch || r.Epoch != 2 || r.Ring != 7 {
+		t.Fatalf("stale CommitEpoch: %+v %v", r, err)
+	}
+	drop := func(e uint64) protocol.Drop {
+		return protocol.Drop{ReplicaHeader: protocol.ReplicaHeader{Epoch: e}, Partition: 1}
+	}
+	if d, err := p.Drop(ctx, "s1", drop(1)); protocol.StatusOf(err) != protocol.StatusWrongEpoch || d.Epoch != 2 {
+		t.Fatalf("stale Drop: %+v %v", d, err)
+	}
+	if d, err := p.Drop(ctx, "s1", drop(2)); err != nil || d.Keys != 1 {
+		t.Fatalf("Drop: %+v %v", d, err)
+	}
+}
