@@ -35,8 +35,25 @@ func (c *Coordinator) MPut(ctx context.Context, kvs []protocol.KV, w int, out []
 		k := &o.keys[i]
 		out[i] = protocol.ItemStatus{Status: protocol.StatusOf(k.err), Version: k.version}
 	}
+	c.retryBatch(ctx, o, out, "mput", func(i int) []byte { return kvs[i].Value })
 	c.finish(o, "mput")
 	o.release()
+}
+
+// retryBatch retries the keys of a finished batch that owners refused for
+// its ring epoch (epoch.go) and overwrites their entries in out.
+func (c *Coordinator) retryBatch(ctx context.Context, o *op, out []protocol.ItemStatus, name string, value func(int) []byte) {
+	o2 := c.retryStale(ctx, o, value)
+	if o2 == nil {
+		return
+	}
+	for j := range o2.keys {
+		k := &o2.keys[j]
+		o.keys[k.orig].err = nil // its outcome is the retry's
+		out[k.orig] = protocol.ItemStatus{Status: protocol.StatusOf(k.err), Version: k.version, Value: k.value}
+	}
+	c.finish(o2, name)
+	o2.release()
 }
 
 // MGet reads every key with its own quorum of r answers (0: Config.R),
@@ -69,6 +86,7 @@ func (c *Coordinator) MGet(ctx context.Context, keys [][]byte, r int, out []prot
 		k := &o.keys[i]
 		out[i] = protocol.ItemStatus{Status: protocol.StatusOf(k.err), Version: k.version, Value: k.value}
 	}
+	c.retryBatch(ctx, o, out, "mget", func(int) []byte { return nil })
 	c.finish(o, "mget")
 	o.release()
 }

@@ -25,6 +25,8 @@ type Coordinator struct {
 	ring  atomic.Pointer[ring.Ring]
 	stats counters
 	limit rateLimiter
+	// behindLog rate-limits the "this daemon's ring is stale" line (epoch.go).
+	behindLog rateLimiter
 
 	// Ring changes (move.go): the dual-write plan and the write generation.
 	pending   atomic.Pointer[pendingMove]
@@ -120,6 +122,11 @@ func (c *Coordinator) write(ctx context.Context, kind protocol.ItemKind, key, va
 	o.plan()
 	o.run(ctx)
 	err = o.keys[0].err
+	if o2 := c.retryStale(ctx, o, func(int) []byte { return value }); o2 != nil {
+		o.keys[0].err, err = nil, o2.keys[0].err
+		c.finish(o2, opName(kind))
+		o2.release()
+	}
 	c.finish(o, opName(kind))
 	o.release()
 	return v, err
@@ -145,6 +152,13 @@ func (c *Coordinator) Get(ctx context.Context, key []byte, r int) ([]byte, proto
 	o.run(ctx)
 	k := &o.keys[0]
 	value, v, err := k.value, k.version, k.err
+	if o2 := c.retryStale(ctx, o, func(int) []byte { return nil }); o2 != nil {
+		k.err = nil
+		k2 := &o2.keys[0]
+		value, v, err = k2.value, k2.version, k2.err
+		c.finish(o2, "get")
+		o2.release()
+	}
 	c.finish(o, "get")
 	o.release()
 	return value, v, err

@@ -53,6 +53,15 @@
 // of every owner with blocking repair, bounded by Config.MaxAsyncRepairs
 // (beyond it, dropped and counted) and waited for by Close.
 //
+// # Ring epochs
+//
+// Storage nodes refuse requests from a ring older than the one they have
+// committed (WRONG_EPOCH). Keys refused that way are retried once on the
+// coordinator's current ring when it is newer, with the same version
+// (epoch.go); when it is not, this daemon is behind another one: the
+// answer is WRONG_EPOCH (outcome failed) and an error line says to reload.
+// Writes made while a ring change is pending carry the next ring's epoch.
+//
 // # Concurrency
 //
 // All Coordinator methods are safe for concurrent use. Requests block

@@ -42,6 +42,9 @@ func (o *op) noteMisses() {
 		for s := k.slot0; s < k.slot0+k.nslots; s++ {
 			switch o.slots[s].state {
 			case slotDown, slotFailed, slotUnknown:
+				if o.slots[s].status == protocol.StatusWrongEpoch {
+					continue // fenced: it answers to another ring, a hint would be refused too
+				}
 				o.c.stats.misses.Add(1)
 				fn(o.nodeID(o.slots[s].node), o.hintItem(i))
 			case slotPending:
@@ -71,7 +74,7 @@ func (o *op) onLateWriteReply(ns *nodeSend, rep Reply) {
 		}
 		if !bad {
 			st := rep.Results[i].Status
-			if st == protocol.StatusOK || st == protocol.StatusSuperseded {
+			if st == protocol.StatusOK || st == protocol.StatusSuperseded || st == protocol.StatusWrongEpoch {
 				continue
 			}
 		}

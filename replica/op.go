@@ -82,6 +82,7 @@ type keyState struct {
 	decided    bool
 	err        error
 	lateRepair bool // a background repair was scheduled for a late answer
+	orig       int  // in a retry op (epoch.go): the key's index in the first op
 }
 
 func (k *keyState) pending() int { return k.sent - k.good - k.failed - k.unknown }

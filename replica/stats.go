@@ -26,6 +26,9 @@ type Stats struct {
 
 	Misses uint64 // owners reported through Config.OnMiss (hints to keep)
 
+	EpochRetries uint64 // requests retried on a newer ring after WRONG_EPOCH refusals
+	Behind       uint64 // requests refused WRONG_EPOCH with no newer ring to retry on
+
 	// MaxEpochSeen is the highest ring epoch a node reported in a reply
 	// stamp. Above the current ring's epoch, this daemon's ring is stale.
 	MaxEpochSeen uint64
@@ -41,6 +44,7 @@ type counters struct {
 	asyncRepairs, asyncRepairItems, asyncRepairsDropped atomic.Uint64
 	maxEpochSeen                                        atomic.Uint64
 	misses                                              atomic.Uint64
+	epochRetries, behind                                atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -55,6 +59,8 @@ func (c *counters) snapshot() Stats {
 		AsyncRepairsDrop: c.asyncRepairsDropped.Load(),
 		MaxEpochSeen:     c.maxEpochSeen.Load(),
 		Misses:           c.misses.Load(),
+		EpochRetries:     c.epochRetries.Load(),
+		Behind:           c.behind.Load(),
 	}
 }
 

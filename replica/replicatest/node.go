@@ -52,7 +52,7 @@ type Node struct {
 	latency time.Duration
 	gate    chan struct{} // non-nil while held
 	fault   Fault
-	epoch   uint64 // highest ring epoch seen
+	epoch   uint64 // committed ring epoch: older requests are refused WRONG_EPOCH
 	last    protocol.ReplicaHeader
 	counts  Counts
 }
@@ -96,8 +96,10 @@ func (n *Node) Release() {
 	n.mu.Unlock()
 }
 
-// SetEpoch makes the node report ring epoch e (if higher than what it
-// has seen), as if a newer ring had reached it.
+// SetEpoch commits ring epoch e on the node (if higher than its own), as
+// a storage node's REPOCH does: from then on it reports e in its stamps
+// and refuses requests from older rings with WRONG_EPOCH, applying none
+// of their items.
 func (n *Node) SetEpoch(e uint64) { n.mu.Lock(); n.epoch = max(n.epoch, e); n.mu.Unlock() }
 
 // Get returns the stored entry for key (a copy).
@@ -154,10 +156,13 @@ func (n *Node) accept(h protocol.ReplicaHeader, items []protocol.Item) behavior 
 func (n *Node) reply(h protocol.ReplicaHeader, items []protocol.Item, f Fault) replica.Reply {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.epoch = max(n.epoch, h.Epoch)
 	res := make([]protocol.Result, len(items))
 	for i, it := range items {
 		n.clock.Observe(it.Version.TS)
+		if h.Epoch < n.epoch {
+			res[i] = protocol.Result{Status: protocol.StatusWrongEpoch}
+			continue
+		}
 		if f.Status != protocol.StatusOK {
 			res[i] = protocol.Result{Status: f.Status}
 			continue
