@@ -16,6 +16,12 @@ type Nodes interface {
 	Scan(ctx context.Context, node string, s protocol.Scan) (protocol.ScanReply, error)
 	// Digest returns a partition's RDIGEST.
 	Digest(ctx context.Context, node string, d protocol.Digest) (protocol.DigestReply, error)
+	// CommitEpoch sends REPOCH; a refusal is a WRONG_EPOCH error with the
+	// node's epoch in the reply.
+	CommitEpoch(ctx context.Context, node string, c protocol.EpochCommit) (protocol.EpochReply, error)
+	// Drop sends RDROP; a refusal is a WRONG_EPOCH error with the node's
+	// epoch in the reply.
+	Drop(ctx context.Context, node string, d protocol.Drop) (protocol.DropReply, error)
 }
 
 // sendWait sends items to node through b and waits for the reply. The

@@ -52,6 +52,16 @@ const (
 	// DefaultMoveRetries: a moving partition whose copy fails is retried
 	// this many times, from the last key copied, before Move gives up.
 	DefaultMoveRetries = 5
+	// DefaultDropGrace: a moved partition is dropped from the nodes that
+	// lost it this long after the ring change commits, time for anything
+	// still on the old ring (a second daemon, a late hint) to notice.
+	DefaultDropGrace = 10 * time.Minute
+	// DefaultDropPartitionsPerSec paces drops: each is a range deletion
+	// and a synced commit on one node, cheap but not free.
+	DefaultDropPartitionsPerSec = 20
+	// DefaultDropInterval is how often due drops and nodes that missed
+	// an epoch commit are looked at.
+	DefaultDropInterval = time.Second
 	// DefaultWriteQuorum is W: a copy needs len(owners)-W+1 sources up to
 	// be sure to see every acknowledged write.
 	DefaultWriteQuorum = 2
@@ -95,6 +105,13 @@ type Config struct {
 	MoveRetries int
 	// WriteQuorum is the daemon's W (see DefaultWriteQuorum).
 	WriteQuorum int
+	// DropGrace is how long after a ring change the moved partitions are
+	// dropped from the nodes that lost them. Zero drops at once.
+	DropGrace time.Duration
+	// DropPartitionsPerSec throttles drops.
+	DropPartitionsPerSec float64
+	// DropInterval is the period of the drop and re-fence loop.
+	DropInterval time.Duration
 	// Logger receives progress and failures; nil discards them.
 	Logger *slog.Logger
 }
@@ -102,25 +119,28 @@ type Config struct {
 // DefaultConfig returns the defaults above, with hints disabled (no Dir).
 func DefaultConfig() Config {
 	return Config{
-		HintMaxAge:        DefaultHintMaxAge,
-		HintMaxBytes:      DefaultHintMaxBytes,
-		HintQueue:         DefaultHintQueue,
-		HintBatch:         DefaultHintBatch,
-		ReplayItemsPerSec: DefaultReplayItemsPerSec,
-		ReplayBytesPerSec: DefaultReplayBytesPerSec,
-		ReplayInterval:    DefaultReplayInterval,
-		BatchItems:        DefaultBatchItems,
-		BatchBytes:        DefaultBatchBytes,
-		Timeout:           DefaultTimeout,
-		PartitionsPerSec:  DefaultPartitionsPerSec,
-		RepairItemsPerSec: DefaultRepairItemsPerSec,
-		RepairBytesPerSec: DefaultRepairBytesPerSec,
-		MoveItemsPerSec:   DefaultMoveItemsPerSec,
-		MoveBytesPerSec:   DefaultMoveBytesPerSec,
-		ScanPage:          DefaultScanPage,
-		MaxScanKeys:       DefaultMaxScanKeys,
-		MoveRetries:       DefaultMoveRetries,
-		WriteQuorum:       DefaultWriteQuorum,
+		HintMaxAge:           DefaultHintMaxAge,
+		HintMaxBytes:         DefaultHintMaxBytes,
+		HintQueue:            DefaultHintQueue,
+		HintBatch:            DefaultHintBatch,
+		ReplayItemsPerSec:    DefaultReplayItemsPerSec,
+		ReplayBytesPerSec:    DefaultReplayBytesPerSec,
+		ReplayInterval:       DefaultReplayInterval,
+		BatchItems:           DefaultBatchItems,
+		BatchBytes:           DefaultBatchBytes,
+		Timeout:              DefaultTimeout,
+		PartitionsPerSec:     DefaultPartitionsPerSec,
+		RepairItemsPerSec:    DefaultRepairItemsPerSec,
+		RepairBytesPerSec:    DefaultRepairBytesPerSec,
+		MoveItemsPerSec:      DefaultMoveItemsPerSec,
+		MoveBytesPerSec:      DefaultMoveBytesPerSec,
+		ScanPage:             DefaultScanPage,
+		MaxScanKeys:          DefaultMaxScanKeys,
+		MoveRetries:          DefaultMoveRetries,
+		WriteQuorum:          DefaultWriteQuorum,
+		DropGrace:            DefaultDropGrace,
+		DropPartitionsPerSec: DefaultDropPartitionsPerSec,
+		DropInterval:         DefaultDropInterval,
 	}
 }
 
@@ -158,6 +178,12 @@ func (c Config) Validate() error {
 		return bad("MoveRetries", c.MoveRetries)
 	case c.WriteQuorum < 1:
 		return bad("WriteQuorum", c.WriteQuorum)
+	case c.DropGrace < 0:
+		return bad("DropGrace", c.DropGrace)
+	case c.DropPartitionsPerSec <= 0:
+		return bad("DropPartitionsPerSec", c.DropPartitionsPerSec)
+	case c.DropInterval <= 0:
+		return bad("DropInterval", c.DropInterval)
 	}
 	return nil
 }

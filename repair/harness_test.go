@@ -193,11 +193,12 @@ func ctxFor(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// direct reads key straight from one node (RGET through the link).
+// direct reads key straight from one node (RGET through the link), at
+// the coordinator's ring epoch.
 func (c *cluster) direct(node string, key []byte) protocol.Result {
 	c.t.Helper()
-	p := c.coord.Ring().Partition(key)
-	res, err := sendWait(ctxFor(c.t, 5*time.Second), c.pool, node, 0, []protocol.Item{{Kind: protocol.ItemGet, Partition: p, Key: key}})
+	r := c.coord.Ring()
+	res, err := sendWait(ctxFor(c.t, 5*time.Second), c.pool, node, r.Epoch(), []protocol.Item{{Kind: protocol.ItemGet, Partition: r.Partition(key), Key: key}})
 	if err != nil {
 		c.t.Fatalf("direct read of %q from %s: %v", key, node, err)
 	}
@@ -207,8 +208,9 @@ func (c *cluster) direct(node string, key []byte) protocol.Result {
 // plant writes one versioned item straight to a node.
 func (c *cluster) plant(node string, it protocol.Item) {
 	c.t.Helper()
-	it.Partition = c.coord.Ring().Partition(it.Key)
-	res, err := sendWait(ctxFor(c.t, 5*time.Second), c.pool, node, 0, []protocol.Item{it})
+	r := c.coord.Ring()
+	it.Partition = r.Partition(it.Key)
+	res, err := sendWait(ctxFor(c.t, 5*time.Second), c.pool, node, r.Epoch(), []protocol.Item{it})
 	if err != nil || !acked(res[0].Status) {
 		c.t.Fatalf("plant %q on %s: %v %v", it.Key, node, err, res)
 	}

@@ -106,7 +106,7 @@ func OpenHints(cfg Config, b replica.Backend) (*Hints, error) {
 
 // recount rebuilds the per-node accounting with one scan at open.
 func (h *Hints) recount() error {
-	it, err := h.db.NewIter(nil)
+	it, err := h.db.NewIter(&pebble.IterOptions{LowerBound: hintsStart})
 	if err != nil {
 		return err
 	}
@@ -280,6 +280,9 @@ func (h *Hints) Stats() HintStats {
 	}
 	return s
 }
+
+// RingState is the ring's saved state, kept in the hints DB (ringstate.go).
+func (h *Hints) RingState() *RingState { return newRingState(h.db) }
 
 // Close stops the replayer and the writer (which first persists what is
 // queued) and closes the DB. Idempotent.

@@ -20,26 +20,38 @@ type Mover interface {
 	CommitPending(ctx context.Context) error
 	ClearPending()
 	Ring() *ring.Ring
+	Pending() *ring.Ring
 }
 
 // retryPause is the first pause before a failed partition copy is retried;
 // it grows linearly with the attempt.
 const retryPause = 100 * time.Millisecond
 
-// Rebalancer moves the data of the partitions a ring change reassigns.
-// One Move runs at a time; its progress (the last key copied per partition
-// and source) is kept in memory, so a Move that failed resumes where it
-// stopped when called again with the same rings.
+// Rebalancer moves the data of the partitions a ring change reassigns,
+// commits the new ring's epoch on the nodes, and later drops the moved
+// partitions from the nodes that lost them (drops.go). One Move runs at a
+// time. Its progress (the last key copied per partition and source) is
+// kept in memory, so a Move that failed resumes where it stopped when
+// called again with the same rings; with a RingState (UseState) the
+// partitions already copied are also saved, so a restarted daemon resumes
+// the move rather than starting over.
 type Rebalancer struct {
 	cfg   Config
 	log   *slog.Logger
 	nodes Nodes
 	coord Mover
 	limit *Limiter
+	state *RingState // nil: progress and drops live in memory only
 
-	mu       sync.Mutex // held by Move; guards progress and target
+	mu       sync.Mutex // held by Move; guards progress, moved and target
 	target   uint64     // Hash of the ring progress is for
+	tepoch   uint64     // and its epoch
 	progress map[srcKey]*cursor
+	moved    map[uint32]bool // partitions of the target already copied
+
+	drops dropQueue // drops.go
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
 
 	stats moveCounters
 }
@@ -57,6 +69,8 @@ type cursor struct {
 
 type moveCounters struct {
 	moves, partitions, keys, bytes, retries, failures atomic.Uint64
+	resumed, fenced, fenceFailures                    atomic.Uint64
+	dropped, droppedKeys, dropRefused, dropFailures   atomic.Uint64
 }
 
 // MoveStats are cumulative rebalancing counters.
@@ -67,6 +81,16 @@ type MoveStats struct {
 	Bytes      uint64 // their key and value bytes
 	Retries    uint64 // partition copies retried after an error
 	Failures   uint64 // Moves that gave up
+	Resumed    uint64 // partitions skipped because a saved move had copied them
+
+	Fenced        uint64 // nodes that committed a new ring epoch (REPOCH acks)
+	FenceFailures uint64 // REPOCHs not acknowledged (retried in the background)
+
+	DropsPending uint64 // partitions waiting to be dropped from nodes that lost them
+	Dropped      uint64 // partitions dropped (RDROP acks)
+	DroppedKeys  uint64 // entries those drops removed
+	DropRefused  uint64 // drops a node refused for the ring epoch (retried)
+	DropFailures uint64 // drops that failed otherwise (retried)
 }
 
 // MoveReport is what one Move did.
@@ -85,7 +109,15 @@ func NewRebalancer(cfg Config, nodes Nodes, coord Mover) (*Rebalancer, error) {
 		return nil, err
 	}
 	return &Rebalancer{cfg: cfg, log: cfg.logger(), nodes: nodes, coord: coord,
-		limit: NewLimiter(cfg.MoveItemsPerSec, cfg.MoveBytesPerSec), progress: map[srcKey]*cursor{}}, nil
+		limit: NewLimiter(cfg.MoveItemsPerSec, cfg.MoveBytesPerSec), progress: map[srcKey]*cursor{},
+		drops: dropQueue{limit: NewLimiter(cfg.DropPartitionsPerSec, 1<<62)}}, nil
+}
+
+// UseState makes the rebalancer save its progress and drops in s, and
+// takes over the drops saved earlier. Call before Start and Move.
+func (rb *Rebalancer) UseState(s *RingState, saved SavedState) {
+	rb.state = s
+	rb.drops.load(saved)
 }
 
 // Stats returns the cumulative counters.
@@ -94,25 +126,32 @@ func (rb *Rebalancer) Stats() MoveStats {
 		Moves: rb.stats.moves.Load(), Partitions: rb.stats.partitions.Load(),
 		Keys: rb.stats.keys.Load(), Bytes: rb.stats.bytes.Load(),
 		Retries: rb.stats.retries.Load(), Failures: rb.stats.failures.Load(),
+		Resumed: rb.stats.resumed.Load(),
+		Fenced:  rb.stats.fenced.Load(), FenceFailures: rb.stats.fenceFailures.Load(),
+		DropsPending: uint64(rb.drops.pending()),
+		Dropped:      rb.stats.dropped.Load(), DroppedKeys: rb.stats.droppedKeys.Load(),
+		DropRefused: rb.stats.dropRefused.Load(), DropFailures: rb.stats.dropFailures.Load(),
 	}
 }
 
 // Move changes the coordinator's ring from old (its current ring) to next:
 // it makes writes reach both owner sets, copies every moving partition
-// from its current owners to the owners next adds, throttled, and then
-// commits next. The Backend must already reach next's nodes. On error the
-// dual writes stay in place and old still serves reads: call Move again
-// to resume, or Cancel to abandon. Removing the data of owners that lost
-// a partition is left to the operator (see RELIABILITY.md, "Repair and membership change").
+// from its current owners to the owners next adds, throttled, commits
+// next, makes every node commit next's epoch (so requests from the old
+// ring are refused from then on), and schedules the moved partitions to
+// be dropped from the nodes that lost them after Config.DropGrace. The
+// Backend must already reach next's nodes. On error the dual writes stay
+// in place and old still serves reads: call Move again to resume, or
+// Cancel to abandon.
 func (rb *Rebalancer) Move(ctx context.Context, old, next *ring.Ring) (MoveReport, error) {
 	rb.mu.Lock()
 	defer rb.mu.Unlock()
 	start := time.Now()
-	if cur := rb.coord.Ring(); cur.Hash() != old.Hash() {
+	if cur := rb.coord.Ring(); cur.Hash() != old.Hash() || cur.Epoch() != old.Epoch() {
 		return MoveReport{}, fmt.Errorf("%w: old ring (epoch %d) is not the coordinator's (epoch %d)", ErrConfig, old.Epoch(), cur.Epoch())
 	}
-	if rb.target != next.Hash() {
-		rb.target, rb.progress = next.Hash(), map[srcKey]*cursor{}
+	if err := rb.resume(next); err != nil {
+		return MoveReport{}, err
 	}
 	if err := rb.coord.SetPending(ctx, next); err != nil {
 		return MoveReport{}, err
@@ -120,22 +159,77 @@ func (rb *Rebalancer) Move(ctx context.Context, old, next *ring.Ring) (MoveRepor
 	moves := ring.Diff(old, next)
 	rep := MoveReport{Partitions: len(moves)}
 	for _, m := range moves {
+		if rb.moved[m.Partition] {
+			rb.stats.resumed.Add(1)
+			continue
+		}
 		if err := rb.movePartition(ctx, next.Epoch(), m, &rep); err != nil {
 			rb.stats.failures.Add(1)
 			rep.Duration = time.Since(start)
 			return rep, fmt.Errorf("cannot move partition %d: %w", m.Partition, err)
+		}
+		if err := rb.markMoved(m.Partition); err != nil {
+			return rep, err
 		}
 		rb.stats.partitions.Add(1)
 	}
 	if err := rb.coord.CommitPending(ctx); err != nil {
 		return rep, err
 	}
-	rb.progress = map[srcKey]*cursor{}
-	rb.stats.moves.Add(1)
+	rb.committed(ctx, old, next, moves)
 	rep.Duration = time.Since(start)
 	rb.log.Info("repair: ring change committed", "epoch", next.Epoch(), "partitions", rep.Partitions,
 		"keys", rep.Keys, "bytes", rep.Bytes, "retries", rep.Retries, "took", rep.Duration)
 	return rep, nil
+}
+
+// resume loads the progress saved for next, or starts afresh (saving
+// next as the target) if the progress in hand is for another ring.
+func (rb *Rebalancer) resume(next *ring.Ring) error {
+	if rb.target == next.Hash() && rb.tepoch == next.Epoch() {
+		return nil
+	}
+	rb.target, rb.tepoch = next.Hash(), next.Epoch()
+	rb.progress, rb.moved = map[srcKey]*cursor{}, map[uint32]bool{}
+	if rb.state == nil {
+		return nil
+	}
+	if err := rb.state.BeginMove(next); err != nil {
+		return err
+	}
+	saved, err := rb.state.Load(next.Config())
+	if err != nil {
+		return err
+	}
+	rb.moved = saved.Moved
+	if len(rb.moved) > 0 {
+		rb.log.Info("repair: resuming a saved move", "epoch", next.Epoch(), "partitions_done", len(rb.moved))
+	}
+	return nil
+}
+
+func (rb *Rebalancer) markMoved(p uint32) error {
+	rb.moved[p] = true
+	if rb.state == nil {
+		return nil
+	}
+	return rb.state.MarkMoved(p)
+}
+
+// committed finishes a committed move: the nodes commit next's epoch, the
+// partitions the old owners lost are queued for dropping, and the state
+// records next as the committed ring (a failure to save is logged: the
+// ring is committed in memory already, and the nodes fence by epoch).
+func (rb *Rebalancer) committed(ctx context.Context, old, next *ring.Ring, moves []ring.Move) {
+	rb.fence(ctx, next, append(old.Nodes(), next.Nodes()...))
+	tasks, due := rb.drops.plan(next, moves, time.Now().Add(rb.cfg.DropGrace))
+	if rb.state != nil {
+		if err := rb.state.Commit(next, tasks, due); err != nil {
+			rb.log.Error("repair: cannot save the committed ring; a restart resumes the move", "epoch", next.Epoch(), "err", err)
+		}
+	}
+	rb.progress, rb.moved, rb.target, rb.tepoch = map[srcKey]*cursor{}, nil, 0, 0
+	rb.stats.moves.Add(1)
 }
 
 // Cancel abandons a failed Move: writes go to the current owners only.
@@ -143,7 +237,12 @@ func (rb *Rebalancer) Cancel() {
 	rb.mu.Lock()
 	defer rb.mu.Unlock()
 	rb.coord.ClearPending()
-	rb.progress, rb.target = map[srcKey]*cursor{}, 0
+	rb.progress, rb.moved, rb.target, rb.tepoch = map[srcKey]*cursor{}, nil, 0, 0
+	if rb.state != nil {
+		if err := rb.state.CancelMove(); err != nil {
+			rb.log.Error("repair: cannot forget the cancelled move; a restart would resume it", "err", err)
+		}
+	}
 }
 
 // movePartition copies one partition, retrying from its cursors.

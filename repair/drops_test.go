@@ -1,0 +1,142 @@
+package repair
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/ring"
+)
+
+// After a move, the nodes have committed the new epoch (a request from
+// the old ring is refused), and once the grace has passed the old owners'
+// copies of the moved partitions are dropped, never a current owner's.
+func TestMoveFencesThenDropsAfterGrace(t *testing.T) {
+	c := newCluster(t, 4, func(cfg *Config) { cfg.DropGrace = time.Hour; cfg.DropPartitionsPerSec = 1e6 })
+	old := c.coord.Ring()
+	want := c.writeKeys(0, 400, "v")
+	rb, err := NewRebalancer(c.rcfg, c.pool, c.coord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := c.ring(old.Epoch()+1, 4)
+	if _, err := rb.Move(ctxFor(t, 30*time.Second), old, next); err != nil {
+		t.Fatal(err)
+	}
+	// A daemon still on the old ring is refused by every node.
+	for _, tn := range c.nodes {
+		res, err := sendWait(ctxFor(t, 5*time.Second), c.pool, tn.id, old.Epoch(), []protocol.Item{{Kind: protocol.ItemGet, Partition: 1, Key: []byte("x")}})
+		if err != nil || res[0].Status != protocol.StatusWrongEpoch {
+			t.Fatalf("%s answered an old-ring read: %v %v", tn.id, res, err)
+		}
+	}
+	moves := ring.Diff(old, next)
+	pending := rb.Stats().DropsPending
+	if pending == 0 || rb.Stats().Fenced != 4 {
+		t.Fatalf("after the move: %+v", rb.Stats())
+	}
+	// A task for a current owner (planted as if a later change had given
+	// the partition back) must be discarded, not sent.
+	m := moves[0]
+	owner := next.Node(next.Owners(m.Partition)[0]).ID
+	rb.drops.mu.Lock()
+	rb.drops.tasks = append(rb.drops.tasks, DropTask{Node: owner, Partition: m.Partition})
+	rb.drops.mu.Unlock()
+	ctx := ctxFor(t, 30*time.Second)
+	if n := rb.RunDrops(ctx, time.Now()); n != 0 {
+		t.Fatalf("%d drops ran before the grace passed", n)
+	}
+	later := time.Now().Add(2 * time.Hour)
+	for rb.Stats().DropsPending > 0 {
+		if rb.RunDrops(ctx, later) == 0 && rb.Stats().DropsPending > 0 {
+			t.Fatalf("drops stuck: %+v", rb.Stats())
+		}
+	}
+	st := rb.Stats()
+	if st.Dropped != pending || st.DroppedKeys == 0 {
+		t.Fatalf("drops: %+v, want %d partitions", st, pending)
+	}
+	for k, v := range want {
+		if _, got, err := c.coord.Get(ctxFor(t, 5*time.Second), []byte(k), 0); err != nil || got != v {
+			t.Fatalf("key %s after the drops: %v %v, want %v", k, got, err, v)
+		}
+		p := next.Partition([]byte(k))
+		for _, tn := range c.nodes {
+			has := c.direct(tn.id, []byte(k)).Status == protocol.StatusOK
+			if o := owns(next, tn.id, p); o != has {
+				t.Fatalf("key %s on %s: held %v, owner %v", k, tn.id, has, o)
+			}
+		}
+	}
+}
+
+// failScan is the link pool with RSCAN of one partition failing.
+type failScan struct {
+	Nodes
+	partition uint32
+	on        atomic.Bool
+}
+
+var errInjected = errors.New("injected scan failure")
+
+func (f *failScan) Scan(ctx context.Context, node string, s protocol.Scan) (protocol.ScanReply, error) {
+	if f.on.Load() && s.Partition == f.partition {
+		return protocol.ScanReply{}, errInjected
+	}
+	return f.Nodes.Scan(ctx, node, s)
+}
+
+// A move interrupted part-way resumes from the partitions saved as
+// copied, in a new Rebalancer over the same state (a restarted daemon),
+// and the committed ring and drops are saved.
+func TestMoveResumesFromSavedState(t *testing.T) {
+	c := newCluster(t, 4, func(cfg *Config) { cfg.MoveRetries = 0 })
+	old := c.coord.Ring()
+	want := c.writeKeys(0, 500, "v")
+	state := c.hints.RingState()
+	next := c.ring(old.Epoch()+1, 4)
+	moves := ring.Diff(old, next)
+	half := len(moves) / 2
+	nodes := &failScan{Nodes: c.pool, partition: moves[half].Partition}
+	nodes.on.Store(true)
+	rb, err := NewRebalancer(c.rcfg, nodes, c.coord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb.UseState(state, SavedState{})
+	if _, err := rb.Move(ctxFor(t, 10*time.Second), old, next); !errors.Is(err, errInjected) {
+		t.Fatalf("move with a failing partition: %v", err)
+	}
+	saved, err := state.Load(next.Config())
+	if err != nil || saved.Move == nil || saved.Move.Hash() != next.Hash() || len(saved.Moved) != half {
+		t.Fatalf("saved after the failure: move %v, %d moved (want %d), %v", saved.Move != nil, len(saved.Moved), half, err)
+	}
+	// "Restart": a new rebalancer, the coordinator without its plan.
+	c.coord.ClearPending()
+	nodes.on.Store(false)
+	rb2, err := NewRebalancer(c.rcfg, nodes, c.coord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb2.UseState(state, saved)
+	rep, err := rb2.Move(ctxFor(t, 30*time.Second), saved.Ring0(old), saved.Move)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rb2.Stats()
+	if int(st.Resumed) != half || int(st.Resumed+st.Partitions) != len(moves) {
+		t.Fatalf("resumed %d + copied %d partitions, diff %d, want %d resumed (%+v)", st.Resumed, st.Partitions, len(moves), half, rep)
+	}
+	for k, v := range want {
+		if _, got, err := c.coord.Get(ctxFor(t, 5*time.Second), []byte(k), 0); err != nil || got != v {
+			t.Fatalf("key %s: %v %v, want %v", k, got, err, v)
+		}
+	}
+	after, err := state.Load(next.Config())
+	if err != nil || after.Move != nil || len(after.Moved) != 0 || after.Ring.Hash() != next.Hash() || after.Ring.Epoch() != next.Epoch() || len(after.Drops) == 0 {
+		t.Fatalf("saved after the commit: move %v, %d marks, ring %v, %d drops, %v", after.Move != nil, len(after.Moved), after.Ring != nil, len(after.Drops), err)
+	}
+}
