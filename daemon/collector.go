@@ -124,6 +124,8 @@ func (d *Daemon) collectReplica(e emitter) {
 	e.counter("replica_failures_total", "Replica answers (per item) that were not OK.", s.ReplicaFailures)
 	e.counter("replica_misses_total", "Owners that missed a write (hints to keep).", s.Misses)
 	e.gauge("replica_max_epoch_seen", "Highest ring epoch a storage node reported.", float64(s.MaxEpochSeen))
+	e.counter("replica_epoch_retries_total", "Requests retried on a newer ring after WRONG_EPOCH refusals.", s.EpochRetries)
+	e.counter("replica_behind_total", "Requests refused WRONG_EPOCH with no newer ring: this daemon is behind.", s.Behind)
 	e.gauge("clock", "Last hybrid logical clock value assigned.", float64(d.clock.Last()))
 }
 
@@ -178,5 +180,14 @@ func (d *Daemon) collectRepair(e emitter) {
 		e.counter("rebalance_partitions_total", "Partitions copied to new owners.", s.Partitions)
 		e.counter("rebalance_keys_total", "Keys copied to new owners.", s.Keys)
 		e.counter("rebalance_bytes_total", "Bytes copied to new owners.", s.Bytes)
+		e.counter("rebalance_resumed_partitions_total", "Partitions a resumed move found already copied.", s.Resumed)
+		e.counter("epoch_commits_total", "Storage nodes that committed a new ring epoch (REPOCH acks).", s.Fenced)
+		e.counter("epoch_commit_failures_total", "REPOCHs not acknowledged (retried in the background).", s.FenceFailures)
+		e.gauge("drops_pending", "Moved partitions waiting to be dropped from nodes that lost them.", float64(s.DropsPending))
+		e.counter("drops_total", "Moved partitions dropped from nodes that lost them.", s.Dropped)
+		e.counter("drops_keys_total", "Entries those drops removed.", s.DroppedKeys)
+		const df, dfHelp = "drops_failed_total", "Partition drops not done (retried), by reason."
+		e.counter(df, dfHelp, s.DropRefused, "reason", "wrong_epoch")
+		e.counter(df, dfHelp, s.DropFailures, "reason", "error")
 	}
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // ringEpoch is the epoch of the ring a daemon builds from its static
-// membership. Membership changes (SIGHUP reload) will bump it.
+// membership when it has no saved ring and the nodes have committed none;
+// each membership change (SIGHUP reload) commits the next one.
 const ringEpoch = 1
 
 // seedPoll is how often Start checks whether storage nodes have answered
@@ -45,6 +46,7 @@ type Daemon struct {
 	reloads        atomic.Uint64
 	reloadFailures atomic.Uint64
 
+	bg        sync.WaitGroup // a move resumed at start (epoch.go)
 	closeOnce sync.Once
 }
 
@@ -81,12 +83,20 @@ func Start(cfg Config) (*Daemon, error) {
 		d.pool.Close()
 		return nil, err
 	}
+	saved, err := d.repair.loadState(r.Config())
+	if err != nil {
+		d.repair.close()
+		d.pool.Close()
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	r, resume, nodesAt := d.startRing(r, saved)
+	d.pool.SetNodes(nodeAddrs(r.Nodes()))
 	rep := cfg.Replica
 	rep.Origin = cfg.ID
 	rep.Logger = cfg.Logger.With("component", "replica")
 	rep.OnMiss = d.repair.onMiss()
 	if d.coord, err = replica.New(rep, r, d.pool, d.clock); err == nil {
-		err = d.repair.start(d.pool, d.coord)
+		err = d.repair.start(d.pool, d.coord, saved)
 	}
 	if err != nil {
 		if d.coord != nil {
@@ -95,6 +105,9 @@ func Start(cfg Config) (*Daemon, error) {
 		d.repair.close()
 		d.pool.Close()
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if resume != nil && nodesAt {
+		d.finishResume(resume) // quick: every partition is copied
 	}
 	epoch := func() uint64 { return d.coord.Ring().Epoch() }
 	if d.fe, err = startFrontend(cfg, d.coord, d.clock, epoch, d.appendStats); err != nil {
@@ -116,6 +129,9 @@ func Start(cfg Config) (*Daemon, error) {
 			return nil, err
 		}
 		d.log.Info("admin serving", "addr", d.admin.addr())
+	}
+	if resume != nil && !nodesAt {
+		d.resumeMove(resume)
 	}
 	d.log.Info("daemon serving", "addr", d.fe.addr, "id", cfg.ID, "nodes", len(cfg.Nodes),
 		"n", rep.N, "w", rep.W, "r", rep.R)
@@ -182,6 +198,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	}
 	err := d.fe.shutdown(ctx)
 	d.closeOnce.Do(func() {
+		d.bg.Wait() // a resumed move sees reloadCtx cancelled and ends
 		if d.tls != nil {
 			d.tls.close()
 		}
@@ -215,6 +232,8 @@ func (d *Daemon) appendStats(b *bytes.Buffer) {
 		{"replica_superseded", s.Superseded}, {"replica_failures", s.ReplicaFailures},
 		{"replica_read_repairs", s.ReadRepairs}, {"replica_read_repair_failures", s.ReadRepairFailures},
 		{"replica_async_repairs", s.AsyncRepairs}, {"replica_async_repairs_dropped", s.AsyncRepairsDrop},
+		{"replica_epoch_retries", s.EpochRetries}, {"replica_behind", s.Behind},
+		{"replica_max_epoch_seen", s.MaxEpochSeen}, {"ring_epoch", d.coord.Ring().Epoch()},
 	} {
 		line(b, kv.name, kv.v)
 	}

@@ -54,8 +54,9 @@ func (r *repairs) onMiss() func(string, protocol.Item) {
 	return r.hints.Add
 }
 
-// start starts hint replay and background anti-entropy over coord's ring.
-func (r *repairs) start(pool *link.Pool, coord *replica.Coordinator) error {
+// start starts hint replay, background anti-entropy and the rebalancer's
+// drop loop over coord's ring; saved is the ring state Start loaded.
+func (r *repairs) start(pool *link.Pool, coord *replica.Coordinator, saved repair.SavedState) error {
 	var err error
 	if r.ae, err = repair.NewAntiEntropy(r.cfg, pool, coord.Ring); err != nil {
 		return err
@@ -64,17 +65,31 @@ func (r *repairs) start(pool *link.Pool, coord *replica.Coordinator) error {
 		return err
 	}
 	if r.hints != nil {
+		r.reb.UseState(r.hints.RingState(), saved)
 		r.hints.Start(func() uint64 { return coord.Ring().Epoch() })
 	}
 	r.ae.Start()
+	r.reb.Start()
 	return nil
 }
 
-// close stops anti-entropy and the hints store (which persists the hints
-// still queued). Call after the coordinator closed, before the links.
+// loadState reads the saved ring state (none without hints).
+func (r *repairs) loadState(cfg ring.Config) (repair.SavedState, error) {
+	if r.hints == nil {
+		return repair.SavedState{}, nil
+	}
+	return r.hints.RingState().Load(cfg)
+}
+
+// close stops anti-entropy, the drop loop and the hints store (which
+// persists the hints still queued). Call after the coordinator closed,
+// before the links.
 func (r *repairs) close() {
 	if r.ae != nil {
 		r.ae.Close()
+	}
+	if r.reb != nil {
+		r.reb.Close()
 	}
 	if r.hints != nil {
 		if err := r.hints.Close(); err != nil {
@@ -112,10 +127,18 @@ func (r *repairs) appendStats(b *bytes.Buffer) {
 	}
 	if r.reb != nil {
 		s := r.reb.Stats()
-		line(b, "rebalance_moves", s.Moves)
-		line(b, "rebalance_partitions", s.Partitions)
-		line(b, "rebalance_keys", s.Keys)
-		line(b, "rebalance_bytes", s.Bytes)
+		for _, kv := range []struct {
+			name string
+			v    uint64
+		}{
+			{"rebalance_moves", s.Moves}, {"rebalance_partitions", s.Partitions},
+			{"rebalance_keys", s.Keys}, {"rebalance_bytes", s.Bytes}, {"rebalance_resumed", s.Resumed},
+			{"epoch_commits", s.Fenced}, {"epoch_commit_failures", s.FenceFailures},
+			{"drops_pending", s.DropsPending}, {"drops_done", s.Dropped}, {"drops_keys", s.DroppedKeys},
+			{"drops_refused", s.DropRefused}, {"drops_failures", s.DropFailures},
+		} {
+			line(b, kv.name, kv.v)
+		}
 	}
 }
 
@@ -133,8 +156,9 @@ func (d *Daemon) Rebalancer() *repair.Rebalancer { return d.repair.reb }
 // current ring's: it links next's nodes, copies the moving partitions
 // while writes reach both owner sets, commits next, and unlinks the nodes
 // next dropped. On error the old ring keeps serving with dual writes in
-// place; call Move again to resume. Deleting the moved partitions from
-// their old owners is not done (see RELIABILITY.md, "Repair and membership change").
+// place; call Move again to resume. The moved partitions are dropped from
+// their old owners after Repair.DropGrace (see RELIABILITY.md, "Repair
+// and membership change").
 func (d *Daemon) Move(ctx context.Context, next *ring.Ring) (repair.MoveReport, error) {
 	old := d.coord.Ring()
 	addrs := nodeAddrs(old.Nodes())

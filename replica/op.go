@@ -79,6 +79,7 @@ type keyState struct {
 	failed     int // definite failures: nothing applied there
 	unknown    int // failures after sending: may have applied there
 	timedOut   int // the part of unknown that only ran out of time
+	fenced     int // the part of failed refused WRONG_EPOCH (epoch.go)
 	decided    bool
 	err        error
 	lateRepair bool // a background repair was scheduled for a late answer

@@ -105,6 +105,9 @@ func (o *op) count(k *keyState, s *slot) {
 		k.good++
 	case slotFailed:
 		k.failed++
+		if s.status == protocol.StatusWrongEpoch {
+			k.fenced++
+		}
 	case slotUnknown:
 		k.unknown++
 		if s.status == protocol.StatusTimeout {
@@ -127,7 +130,13 @@ func (o *op) settled(k *keyState) bool {
 	if o.background {
 		return k.pending() == 0
 	}
-	return k.good >= k.need || k.good+k.pending() < k.need
+	if k.good >= k.need {
+		return true
+	}
+	// Out of reach. After a WRONG_EPOCH refusal the other owners will
+	// most likely refuse too: wait for them, so that a request refused
+	// everywhere is reported failed (nothing applied), not unknown.
+	return k.good+k.pending() < k.need && (k.fenced == 0 || k.pending() == 0)
 }
 
 // onLateReply handles a first-round answer that arrived after the outcome

@@ -1,0 +1,100 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/repair"
+	"github.com/distridata/distridata/ring"
+)
+
+// At start a daemon must route by the ring the storage nodes have
+// committed, or they refuse its requests (WRONG_EPOCH), and must finish a
+// ring change it was making when it stopped. It seeds its ring the way it
+// seeds its clock: from its saved state (the hints DB: the committed ring
+// and a move in progress) and from what the nodes say they committed.
+
+// nodesRing asks every node that is up which ring it has committed (an
+// REPOCH with epoch 0 changes nothing and is answered with the node's
+// epoch and ring fingerprint) and returns the highest epoch and its ring.
+func (d *Daemon) nodesRing() (epoch, hash uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.SeedTimeout)
+	defer cancel()
+	for _, s := range d.pool.Stats() {
+		if !s.Up || s.Conns == 0 {
+			continue
+		}
+		rep, err := d.pool.CommitEpoch(ctx, s.ID, protocol.EpochCommit{})
+		if err != nil && protocol.StatusOf(err) != protocol.StatusWrongEpoch {
+			d.log.Warn("cannot ask a storage node for its ring epoch", "node", s.ID, "err", err)
+			continue
+		}
+		if rep.Epoch > epoch {
+			epoch, hash = rep.Epoch, rep.Ring
+		}
+	}
+	return epoch, hash
+}
+
+// startRing picks the ring to serve from: the saved committed ring, else
+// cfgRing (the config's membership at epoch 1), moved up to the nodes'
+// committed ring when this daemon can rebuild that ring (the saved move's
+// target, or the config's membership at the nodes' epoch). resume is a
+// saved move still to finish; nodesAt says the nodes already committed it.
+func (d *Daemon) startRing(cfgRing *ring.Ring, saved repair.SavedState) (cur, resume *ring.Ring, nodesAt bool) {
+	cur, resume = saved.Ring0(cfgRing), saved.Move
+	if resume != nil && resume.Epoch() <= cur.Epoch() {
+		resume = nil // a stale record: the ring it aimed at is committed
+	}
+	ne, nh := d.nodesRing()
+	switch {
+	case ne <= cur.Epoch():
+	case resume != nil && resume.Epoch() == ne && resume.Hash() == nh:
+		nodesAt = true // the daemon stopped between the nodes' commit and its own record
+	default:
+		if cand, err := ring.New(cur.Config(), d.cfg.Nodes, ne); err == nil && cand.Hash() == nh {
+			d.log.Info("serving the ring the storage nodes committed (the config's membership at their epoch)", "epoch", ne)
+			return cand, nil, false
+		}
+		d.log.Error("the storage nodes committed a ring this daemon cannot rebuild from its config: they will refuse its requests (WRONG_EPOCH) until it is reloaded with the current membership",
+			"epoch", cur.Epoch(), "nodes_epoch", ne, "nodes_ring", nh)
+	}
+	if resume == nil && saved.Ring != nil && !sameMembers(cur.Nodes(), d.cfg.Nodes) {
+		d.log.Warn("the config's membership differs from the committed ring; serving the committed ring (send SIGHUP to move to the config's)",
+			"epoch", cur.Epoch())
+	}
+	return cur, resume, nodesAt
+}
+
+// resumeMove finishes a saved move in the background, as a reload
+// would, under reloadMu; Shutdown cancels and waits for it. (When the
+// nodes have already committed its ring, Start calls finishResume itself
+// before serving: every partition is copied, so it is quick.)
+func (d *Daemon) resumeMove(next *ring.Ring) {
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		d.finishResume(next)
+	}()
+}
+
+func (d *Daemon) finishResume(next *ring.Ring) {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	if d.reloadCtx.Err() != nil {
+		return
+	}
+	cur := d.coord.Ring()
+	d.log.Info("resuming the ring change saved before the restart", "epoch", cur.Epoch(), "next_epoch", next.Epoch())
+	start := time.Now()
+	rep, err := d.Move(d.reloadCtx, next)
+	if err != nil {
+		d.repair.reb.Cancel()
+		d.pool.SetNodes(nodeAddrs(cur.Nodes()))
+		d.ReloadFailed(err)
+		return
+	}
+	d.log.Info("resumed ring change committed", "epoch", next.Epoch(), "partitions_moved", rep.Partitions,
+		"keys", rep.Keys, "took", time.Since(start))
+}
