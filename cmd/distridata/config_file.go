@@ -39,7 +39,7 @@ var knobs = []knob{
 	{"node-token-file", "file holding the token storage nodes expect; \"\" sends none", func(o *serveOptions) any { return &o.NodeTokenFile }},
 	{"insecure-public", "allow non-loopback listen/admin without auth (do not, outside a lab)", func(o *serveOptions) any { return &o.InsecurePublic }},
 	{"log-level", "debug, info, warn or error", func(o *serveOptions) any { return &o.LogLevel }},
-	{"data-dir", "directory for hints of writes that owners missed; \"\" disables hinted handoff", func(o *serveOptions) any { return &o.DataDir }},
+	{"data-dir", "directory for hints of writes that owners missed and the saved ring (a move in progress resumes after a restart); \"\" disables both", func(o *serveOptions) any { return &o.DataDir }},
 	{"drain-timeout", "on SIGTERM, how long in-flight requests get to finish", func(o *serveOptions) any { return &o.DrainTimeout }},
 	{"max-conns", "client connections served at once; the next gets BUSY (well below the fd limit)", func(o *serveOptions) any { return &o.MaxConns }},
 	{"timeout", "deadline of requests that carry none: a quorum fsync write fits, a stuck replica does not hold a slot long", func(o *serveOptions) any { return &o.Timeout }},
@@ -106,6 +106,9 @@ var knobs = []knob{
 	{"repair.scan-page", "keys per RSCAN page, at most 65535", func(o *serveOptions) any { return &o.D.Repair.ScanPage }},
 	{"repair.max-scan-keys", "keys of one partition anti-entropy merges in memory", func(o *serveOptions) any { return &o.D.Repair.MaxScanKeys }},
 	{"repair.move-retries", "retries of a failing partition copy", func(o *serveOptions) any { return &o.D.Repair.MoveRetries }},
+	{"repair.drop-grace", "after a ring change, moved partitions are dropped from the nodes that lost them this much later", func(o *serveOptions) any { return &o.D.Repair.DropGrace }},
+	{"repair.drop-partitions-per-sec", "partition drop throttle, partitions/s", func(o *serveOptions) any { return &o.D.Repair.DropPartitionsPerSec }},
+	{"repair.drop-interval", "how often due drops (and nodes that missed an epoch commit) are looked at", func(o *serveOptions) any { return &o.D.Repair.DropInterval }},
 }
 
 // knobExempt are the config fields no file sets, and why. The test
