@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/distridata/distridata/link"
+	"github.com/distridata/distridata/protocol"
 	"github.com/distridata/distridata/repair"
 	"github.com/distridata/distridata/ring"
 )
@@ -83,12 +85,22 @@ func repairPass(ctx context.Context, o repairOptions, stderr io.Writer) (repair.
 	}
 	rcfg := ring.DefaultConfig()
 	rcfg.Partitions, rcfg.Replicas = o.partitions, o.n
-	r, err := ring.New(rcfg, nodes, 1)
-	if err != nil {
+	if _, err := ring.New(rcfg, nodes, 1); err != nil {
 		return repair.Report{}, err
 	}
+	// The nodes refuse rings older than the epoch they committed: use
+	// theirs, learned from their HELLO replies, for the given membership.
+	var epoch atomic.Uint64
 	lcfg := link.DefaultConfig()
 	lcfg.Logger = log
+	lcfg.OnStamp = func(st protocol.ReplicaStamp) {
+		for {
+			cur := epoch.Load()
+			if st.Epoch <= cur || epoch.CompareAndSwap(cur, st.Epoch) {
+				return
+			}
+		}
+	}
 	if lcfg.Token, err = readToken(o.tokenFile); err != nil {
 		return repair.Report{}, err
 	}
@@ -104,12 +116,16 @@ func repairPass(ctx context.Context, o repairOptions, stderr io.Writer) (repair.
 	pool.SetNodes(addrs)
 	cfg := repair.DefaultConfig()
 	cfg.WriteQuorum, cfg.RepairItemsPerSec, cfg.Logger = o.w, o.itemsPerSec, log
+	waitLinked(ctx, pool, lcfg.DialTimeout)
+	r, err := ring.New(rcfg, nodes, max(1, epoch.Load()))
+	if err != nil {
+		return repair.Report{}, err
+	}
 	ae, err := repair.NewAntiEntropy(cfg, pool, func() *ring.Ring { return r })
 	if err != nil {
 		return repair.Report{}, err
 	}
 	defer ae.Close()
-	waitLinked(ctx, pool, lcfg.DialTimeout)
 	var parts []uint32
 	if o.partition >= 0 {
 		if o.partition >= int64(o.partitions) {
