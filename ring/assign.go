@@ -1,15 +1,21 @@
 package ring
 
-// The balancer turns candidate lists into owners with every node at or below
-// its capacity. It is deferred acceptance (Gale–Shapley), partitions
-// proposing: each partition asks its candidates in list order; a node keeps
-// the partitions it draws best (lowest cost) up to its capacity and rejects
-// the rest, which move on to their next candidate. Both sides rank by the same
-// straw2 cost, so a node sheds exactly the partitions it was least attached
-// to, and a change of capacity by one moves about one partition.
+// The capacity pass caps every node at its capacity (see caps.go). It starts
+// from the rendezvous table (every row's first N candidates) and does
+// nothing when no node is over capacity, which is the usual case with
+// stratified draws and enough partitions per node (see doc.go). Otherwise it
+// runs deferred acceptance (Gale–Shapley) from there: a node over capacity
+// keeps the partitions it draws best (lowest cost) and rejects the rest,
+// which propose to their next candidates in candidate order; a full node
+// receiving a better proposal evicts its least attached partition. Both sides
+// rank by the same straw2 cost, so a node sheds exactly the partitions it
+// was least attached to.
 //
 // The run is deterministic (FIFO queue, fixed tie-breaks), so the table is a
-// pure function of the membership and the configuration.
+// pure function of the membership and the configuration. Every row it
+// changes is recorded with its rendezvous owners (an exception), so an
+// incremental change can restore the rendezvous table, update it, and rerun
+// the pass to get the same result as a full build.
 
 // hent is one partition held by a node.
 type hent struct {
@@ -38,6 +44,16 @@ func (h *nodeHeap) push(e hent) {
 	}
 }
 
+// pop removes the root.
+func (h *nodeHeap) pop() {
+	s := *h
+	last := s[len(s)-1]
+	*h = s[:len(s)-1]
+	if len(*h) > 0 {
+		h.replaceTop(last)
+	}
+}
+
 // replaceTop swaps the root for e and restores the heap.
 func (h nodeHeap) replaceTop(e hent) {
 	h[0] = e
@@ -56,119 +72,127 @@ func (h nodeHeap) replaceTop(e hent) {
 	}
 }
 
-// balancer is the state of one assignment run.
+// exceptions lists the rows the capacity pass changed, in increasing order,
+// with their rendezvous owners (N per row).
+type exceptions struct {
+	rows   []uint32
+	owners []uint16
+}
+
+// restore writes the rendezvous owners back into table (a copy of a balanced
+// table).
+func (e exceptions) restore(table []uint16, replicas int) {
+	for k, p := range e.rows {
+		copy(table[int(p)*replicas:int(p+1)*replicas], e.owners[k*replicas:(k+1)*replicas])
+	}
+}
+
+// balancer is the state of one capacity pass.
 type balancer struct {
 	m        *members
-	prefs    *prefTable
 	replicas int
 	maxZone  int
 	caps     []int
-	held     []uint16 // replicas per row, unordered while running
-	count    []uint8  // filled slots per row
-	rejected []uint32 // per row, bit r: candidate r refused this partition
+	held     []uint16 // the table; a row's first count[p] entries are held
+	count    []uint8  // filled slots per row; N except for rows in the queue
 	heaps    []nodeHeap
 	queue    []uint32
-	ext      map[uint32]*extRow // rows whose K candidates all refused
+	ext      map[uint32]*extRow // candidate order of every row the pass touched
 	forced   int
 }
 
-// extRow is a row's candidate list extended to every node, computed when the
-// K remembered candidates all refused the partition (they are at capacity).
-// It is a pure function of the row, like the short list it extends.
+// extRow is a row's full candidate order and which candidates refused it.
 type extRow struct {
 	list     []uint16
 	rejected []bool
 }
 
-// assign returns the owner table (P×N, each row in candidate order) and the
-// number of placements that had to ignore a capacity or zone limit.
-func assign(m *members, prefs *prefTable, parts, replicas int, slack float64) ([]uint16, int) {
+// assign enforces capacities on the rendezvous table in place. It returns
+// the exceptions and the number of placements that had to ignore a capacity
+// or zone limit.
+func assign(m *members, table []uint16, parts, replicas int, slack float64) (exceptions, int) {
+	caps := capacities(m, parts, replicas, slack)
+	loads := make([]int, len(m.nodes))
+	for _, n := range table {
+		loads[n]++
+	}
+	over := false
+	for i, l := range loads {
+		over = over || l > caps[i]
+	}
+	if !over {
+		return exceptions{}, 0
+	}
+	orig := append([]uint16(nil), table...)
 	b := &balancer{
-		m: m, prefs: prefs, replicas: replicas,
-		maxZone:  m.maxPerZone(replicas),
-		caps:     capacities(m, parts, replicas, slack),
-		held:     make([]uint16, parts*replicas),
-		count:    make([]uint8, parts),
-		rejected: make([]uint32, parts),
-		heaps:    make([]nodeHeap, len(m.nodes)),
-		queue:    make([]uint32, parts, parts+parts/4),
+		m: m, replicas: replicas, maxZone: m.maxPerZone(replicas), caps: caps,
+		held: table, count: make([]uint8, parts),
+		heaps: make([]nodeHeap, len(m.nodes)), ext: make(map[uint32]*extRow),
 	}
-	for i := range b.heaps {
-		b.heaps[i] = make(nodeHeap, 0, b.caps[i])
-	}
-	for p := range b.queue {
-		b.queue[p] = uint32(p)
-	}
+	b.load(loads)
+	b.shed()
 	for head := 0; head < len(b.queue); head++ {
 		b.fill(b.queue[head])
 	}
 	b.orderRows()
-	return b.held, b.forced
+	return b.exceptions(orig), b.forced
+}
+
+// load fills every node's heap with its rendezvous holdings.
+func (b *balancer) load(loads []int) {
+	for i := range b.heaps {
+		b.heaps[i] = make(nodeHeap, 0, max(loads[i], b.caps[i]))
+	}
+	for p := range b.count {
+		b.count[p] = uint8(b.replicas)
+		for _, n := range b.held[p*b.replicas : (p+1)*b.replicas] {
+			b.heaps[n].push(hent{b.m.cost(uint32(p), n), uint32(p)})
+		}
+	}
+}
+
+// shed makes every node over capacity reject its least attached partitions.
+func (b *balancer) shed() {
+	for n := range b.heaps {
+		h := &b.heaps[n]
+		for len(*h) > b.caps[n] {
+			p := (*h)[0].p
+			h.pop()
+			b.evict(p, uint16(n))
+		}
+	}
 }
 
 // fill proposes p to candidates until it has N owners.
 func (b *balancer) fill(p uint32) {
 	for int(b.count[p]) < b.replicas {
-		row := b.list(p)
-		r := b.next(p, row, false)
-		if r < 0 && b.extend(p) {
-			continue
-		}
+		e := b.row(p)
+		r := b.next(p, e, false)
 		if r < 0 {
-			b.force(p, row)
+			b.force(p, e)
 			continue
 		}
-		if !b.propose(p, row[r]) {
-			b.reject(p, r)
+		if !b.propose(p, e.list[r]) {
+			e.rejected[r] = true
 		}
 	}
 }
 
-// list returns p's candidate list, extended if it had to be.
-func (b *balancer) list(p uint32) []uint16 {
-	if e, ok := b.ext[p]; ok {
-		return e.list
+// row returns p's full candidate order, computing it on first use.
+func (b *balancer) row(p uint32) *extRow {
+	e, ok := b.ext[p]
+	if !ok {
+		e = &extRow{list: b.m.fullOrder(p), rejected: make([]bool, len(b.m.nodes))}
+		b.ext[p] = e
 	}
-	return b.prefs.row(p)
-}
-
-func (b *balancer) rejectedBy(p uint32, r int) bool {
-	if e, ok := b.ext[p]; ok {
-		return e.rejected[r]
-	}
-	return b.rejected[p]&(1<<r) != 0
-}
-
-func (b *balancer) reject(p uint32, r int) {
-	if e, ok := b.ext[p]; ok {
-		e.rejected[r] = true
-		return
-	}
-	b.rejected[p] |= 1 << r
-}
-
-// extend replaces p's short list by the full candidate order, keeping the
-// refusals; it reports false if the list already covers every node.
-func (b *balancer) extend(p uint32) bool {
-	if _, ok := b.ext[p]; ok || len(b.prefs.row(p)) == len(b.m.nodes) {
-		return false
-	}
-	if b.ext == nil {
-		b.ext = make(map[uint32]*extRow)
-	}
-	e := &extRow{list: b.m.fullOrder(p), rejected: make([]bool, len(b.m.nodes))}
-	for r := range b.prefs.row(p) {
-		e.rejected[r] = b.rejected[p]&(1<<r) != 0
-	}
-	b.ext[p] = e
-	return true
+	return e
 }
 
 // next returns the best candidate rank of p that is not held, zone-valid and
 // (unless ignoreRejections) has not refused p; -1 if there is none.
-func (b *balancer) next(p uint32, row []uint16, ignoreRejections bool) int {
-	for r, node := range row {
-		if !ignoreRejections && b.rejectedBy(p, r) {
+func (b *balancer) next(p uint32, e *extRow, ignoreRejections bool) int {
+	for r, node := range e.list {
+		if !ignoreRejections && e.rejected[r] {
 			continue
 		}
 		if !b.holds(p, node) && b.zoneRoom(p, node) {
@@ -200,33 +224,34 @@ func (b *balancer) propose(p uint32, node uint16) bool {
 // force places p beyond a limit when every node refused it: first
 // ignoring capacity, then, if no zone-valid candidate is left, ignoring zones.
 // It only happens when weights or zones make the limits infeasible.
-func (b *balancer) force(p uint32, row []uint16) {
-	r := b.next(p, row, true)
+func (b *balancer) force(p uint32, e *extRow) {
+	r := b.next(p, e, true)
 	if r < 0 {
-		for r = range row {
-			if !b.holds(p, row[r]) {
+		for r = range e.list {
+			if !b.holds(p, e.list[r]) {
 				break
 			}
 		}
 	}
 	b.forced++
-	b.heaps[row[r]].push(hent{b.m.cost(p, row[r]), p})
-	b.hold(p, row[r])
+	b.heaps[e.list[r]].push(hent{b.m.cost(p, e.list[r]), p})
+	b.hold(p, e.list[r])
 }
 
-// evict takes p away from node and requeues it.
+// evict takes p away from node, records the refusal and requeues p.
 func (b *balancer) evict(p uint32, node uint16) {
 	row := b.held[int(p)*b.replicas : int(p)*b.replicas+int(b.count[p])]
 	for i, n := range row {
 		if n == node {
-			row[i] = row[len(row)-1]
+			copy(row[i:], row[i+1:])
 			break
 		}
 	}
 	b.count[p]--
-	for r, n := range b.list(p) {
+	e := b.row(p)
+	for r, n := range e.list {
 		if n == node {
-			b.reject(p, r)
+			e.rejected[r] = true
 		}
 	}
 	b.queue = append(b.queue, p)
@@ -257,18 +282,39 @@ func (b *balancer) zoneRoom(p uint32, node uint16) bool {
 	return same < b.maxZone
 }
 
-// orderRows sorts each row's owners by candidate rank, so the first owner is
-// the most preferred (the natural coordinator).
+// orderRows sorts the owners of every touched row by candidate rank, so the
+// first owner is the most preferred (the natural coordinator).
 func (b *balancer) orderRows() {
-	for p := range b.count {
-		list := b.list(uint32(p))
-		row := b.held[p*b.replicas : (p+1)*b.replicas]
+	for p, e := range b.ext {
+		row := b.held[int(p)*b.replicas : int(p+1)*b.replicas]
 		for i := 1; i < len(row); i++ {
-			for j := i; j > 0 && rankOf(list, row[j]) < rankOf(list, row[j-1]); j-- {
+			for j := i; j > 0 && rankOf(e.list, row[j]) < rankOf(e.list, row[j-1]); j-- {
 				row[j], row[j-1] = row[j-1], row[j]
 			}
 		}
 	}
+}
+
+// exceptions collects, in row order, the rows that differ from orig.
+func (b *balancer) exceptions(orig []uint16) exceptions {
+	var e exceptions
+	n := b.replicas
+	for p := range b.count {
+		if !equalRow(b.held[p*n:(p+1)*n], orig[p*n:(p+1)*n]) {
+			e.rows = append(e.rows, uint32(p))
+			e.owners = append(e.owners, orig[p*n:(p+1)*n]...)
+		}
+	}
+	return e
+}
+
+func equalRow(a, b []uint16) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func rankOf(list []uint16, node uint16) int {

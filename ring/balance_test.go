@@ -82,7 +82,7 @@ func TestWeightedShares(t *testing.T) {
 func TestFairSharesByHand(t *testing.T) {
 	// One node with most of the weight cannot own a partition twice: it is
 	// clamped to P=16 and the others split the remaining 32 by weight.
-	m, _ := newMembers([]Node{{ID: "a", Weight: 100}, {ID: "b", Weight: 1}, {ID: "c", Weight: 1}, {ID: "d", Weight: 2}})
+	m, _ := newMembers([]Node{{ID: "a", Weight: 100}, {ID: "b", Weight: 1}, {ID: "c", Weight: 1}, {ID: "d", Weight: 2}}, 4)
 	got := fairShares(m, 16, 3)
 	want := []float64{16, 8, 8, 16}
 	for i := range want {

@@ -38,11 +38,11 @@ func BenchmarkBuild(b *testing.B) {
 	}
 }
 
-// BenchmarkCandidates measures the rendezvous step alone (1000 nodes, 2^16 rows).
-func BenchmarkCandidates(b *testing.B) {
-	m, _ := newMembers(equalNodes(1000, 0))
+// BenchmarkRendezvous measures the rendezvous step alone (1000 nodes, 2^16 rows).
+func BenchmarkRendezvous(b *testing.B) {
+	m, _ := newMembers(equalNodes(1000, 0), 16)
 	for b.Loop() {
-		buildPrefs(m, 1<<16, 8)
+		rendezvous(m, 1<<16, 3)
 	}
 }
 

@@ -2,16 +2,25 @@ package ring
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 )
 
-// Membership changes derive a new ring from an old one. The candidate lists
-// are pure functions of (membership, row), so only rows that a change can
-// touch are recomputed: rows listing a removed or reweighted node, and rows a
-// new or heavier node may enter. The balancer then runs over all rows (it is
-// global but cheap, O(P·N) heap operations). The result is bit-identical to
-// New with the same membership, which the tests check.
+// Membership changes derive a new ring from an old one without scanning
+// every (node, row) pair. A row's candidate order is a pure function of
+// (membership, row), and a change touches it in a known way (see rows.go):
+//
+//   - adding x: x enters a row iff it sorts before the row's N-th owner; the
+//     merge of the N owners and x decides it from N+1 draws;
+//   - removing x: only rows x owned change, and they are recomputed;
+//   - reweighting x: rows x owns are recomputed; if x got heavier, the other
+//     rows merge x like an added node; if lighter, they cannot change.
+//
+// The update applies to the rendezvous table (the balanced table with the
+// capacity pass's exceptions undone), and the capacity pass then runs again.
+// The result is bit-identical to New with the same membership, which the
+// tests check.
 
 // WithNode returns a ring with n added, at epoch+1.
 func (r *Ring) WithNode(n Node) (*Ring, error) {
@@ -25,13 +34,16 @@ func (r *Ring) WithNode(n Node) (*Ring, error) {
 		return nil, fmt.Errorf("cannot add node %q: %w", n.ID, ErrTooManyNodes)
 	}
 	q, _ := slices.BinarySearchFunc(r.m.nodes, n.ID, func(a Node, id string) int { return strings.Compare(a.ID, id) })
-	m := derive(slices.Insert(slices.Clone(r.m.nodes), q, n))
-	return r.rebuild(m, func(old uint16) (uint16, bool) {
-		if old >= uint16(q) {
-			return old + 1, true
+	m := derive(slices.Insert(slices.Clone(r.m.nodes), q, n), r.m.bits)
+	x := uint16(q)
+	table := r.rendezvousTable()
+	for i, v := range table {
+		if v >= x {
+			table[i] = v + 1
 		}
-		return old, true
-	}, uint16(q), true), nil
+	}
+	m.mergeAll(table, r.replicas, x)
+	return finish(r.cfg, m, table, r.epoch+1), nil
 }
 
 // WithoutNode returns a ring without the node id, at epoch+1.
@@ -43,16 +55,15 @@ func (r *Ring) WithoutNode(id string) (*Ring, error) {
 	if len(r.m.nodes)-1 < r.replicas {
 		return nil, fmt.Errorf("cannot remove node %q: %w", id, ErrTooFewNodes)
 	}
-	m := derive(slices.Delete(slices.Clone(r.m.nodes), int(q), int(q)+1))
-	return r.rebuild(m, func(old uint16) (uint16, bool) {
-		switch {
-		case old == q:
-			return 0, false
-		case old > q:
-			return old - 1, true
+	m := derive(slices.Delete(slices.Clone(r.m.nodes), int(q), int(q)+1), r.m.bits)
+	table := r.rendezvousTable()
+	m.recomputeOwned(table, r.replicas, q, func(v uint16) uint16 {
+		if v > q {
+			return v - 1
 		}
-		return old, true
-	}, 0, false), nil
+		return v
+	})
+	return finish(r.cfg, m, table, r.epoch+1), nil
 }
 
 // WithWeight returns a ring with the weight of node id set to w, at epoch+1.
@@ -66,10 +77,13 @@ func (r *Ring) WithWeight(id string, w float64) (*Ring, error) {
 	if err := nodes[q].validate(); err != nil {
 		return nil, fmt.Errorf("cannot reweight node: %w", err)
 	}
-	heavier := w > r.m.nodes[q].Weight
-	return r.rebuild(derive(nodes), func(old uint16) (uint16, bool) {
-		return old, old != q // rows listing q are recomputed
-	}, q, heavier), nil
+	m := derive(nodes, r.m.bits)
+	table := r.rendezvousTable()
+	m.recomputeOwned(table, r.replicas, q, func(v uint16) uint16 { return v })
+	if w > r.m.nodes[q].Weight {
+		m.mergeAll(table, r.replicas, q)
+	}
+	return finish(r.cfg, m, table, r.epoch+1), nil
 }
 
 // WithEpoch returns a copy of the ring stamped with epoch e. The table is
@@ -80,75 +94,57 @@ func (r *Ring) WithEpoch(e uint64) *Ring {
 	return &c
 }
 
-// rebuild derives the candidate lists of membership m from r's. remap
-// translates an old node index to the new one, or reports that rows listing
-// it must be recomputed. If check, rows not listing node x are recomputed
-// when x may now enter them.
-func (r *Ring) rebuild(m *members, remap func(uint16) (uint16, bool), x uint16, check bool) *Ring {
-	k := candidates(r.cfg, m)
-	if k != r.prefs.k {
-		return finish(r.cfg, m, buildPrefs(m, r.cfg.Partitions, k), r.epoch+1)
-	}
-	prefs := &prefTable{k: k, rows: make([]uint16, len(r.prefs.rows))}
-	s := newRowScratch(m, k)
-	for p := range uint32(r.cfg.Partitions) {
-		if !prefs.remapRow(r.prefs, p, remap) || (check && m.mayEnter(p, prefs.row(p), x, k)) {
-			prefs.recompute(m, p, s)
+// mergeAll lets node x enter every row of the rendezvous table (indexes of
+// m) where it sorts before the N-th owner. Rows x already owns are left
+// alone (the caller recomputed them). x's draws follow the Gray-code walk,
+// so each row costs one XOR until x might enter.
+func (m *members) mergeAll(table []uint16, replicas int, x uint16) {
+	parts := uint32(len(table) / replicas)
+	hx := m.draw(0, x)
+	oneZone := len(m.zones) == 1
+	for t := range parts {
+		p := gray(t)
+		cx := cand{m.costOf(hx, x), x}
+		if t+1 < parts {
+			hx ^= m.cols[bits.TrailingZeros32(t+1)*len(m.nodes)+int(x)]
 		}
-	}
-	return finish(r.cfg, m, prefs, r.epoch+1)
-}
-
-// remapRow copies row p of old with translated indexes and reports whether
-// every entry survived.
-func (t *prefTable) remapRow(old *prefTable, p uint32, remap func(uint16) (uint16, bool)) bool {
-	src := old.rows[int(p)*t.k : int(p+1)*t.k]
-	dst := t.rows[int(p)*t.k : int(p+1)*t.k]
-	for i, v := range src {
-		if v == noNode {
-			dst[i] = noNode
+		row := table[int(p)*replicas : int(p+1)*replicas]
+		if slices.Contains(row, x) {
 			continue
 		}
-		nv, ok := remap(v)
-		if !ok {
-			return false
+		last := row[len(row)-1]
+		if oneZone && !cx.better(cand{m.cost(p, last), last}) {
+			continue // the common case: one draw and one comparison
 		}
-		dst[i] = nv
+		m.merge(p, row, cx)
 	}
-	return true
 }
 
-// mayEnter reports whether node x (not in row) could belong in row p's
-// candidate list of length k. In zone-spreading order a candidate's position
-// key is (round, cost), where round counts better nodes of its zone. x's
-// round is at least the number of listed nodes of its zone, so if x beats
-// none of those and that lower bound still sorts after the last entry, x
-// cannot enter. The test errs only towards recomputing.
-func (m *members) mayEnter(p uint32, row []uint16, x uint16, k int) bool {
-	if len(row) < k {
-		return true
+// merge rewrites row (in candidate order) as the first N of row plus c.
+func (m *members) merge(p uint32, row []uint16, c cand) {
+	var buf [MaxReplicas + 1]cand
+	cs := buf[:0]
+	for _, o := range row {
+		cs = append(cs, cand{m.cost(p, o), o})
 	}
-	cx := cand{m.cost(p, x), x}
-	zx := m.zoneOf[x]
-	sameZone := 0
-	for _, node := range row {
-		if m.zoneOf[node] != zx {
+	cs = append(cs, c)
+	m.zoneSpread(cs)
+	copyNodes(row, cs)
+}
+
+// recomputeOwned recomputes, under m, every row of the rendezvous table that
+// lists old index q, and translates the other rows' indexes with remap.
+func (m *members) recomputeOwned(table []uint16, replicas int, q uint16, remap func(uint16) uint16) {
+	s := newRowScratch(m, replicas)
+	vals := make([]uint64, len(m.nodes))
+	for p := range uint32(len(table) / replicas) {
+		row := table[int(p)*replicas : int(p+1)*replicas]
+		if slices.Contains(row, q) {
+			m.recomputeRow(p, row, s, vals)
 			continue
 		}
-		if cx.better(cand{m.cost(p, node), node}) {
-			return true
-		}
-		sameZone++
-	}
-	last := row[len(row)-1]
-	lastRound := 0
-	for _, node := range row[:len(row)-1] {
-		if m.zoneOf[node] == m.zoneOf[last] {
-			lastRound++
+		for i, v := range row {
+			row[i] = remap(v)
 		}
 	}
-	if sameZone != lastRound {
-		return sameZone < lastRound
-	}
-	return cx.better(cand{m.cost(p, last), last})
 }

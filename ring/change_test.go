@@ -10,7 +10,8 @@ import (
 func sameRing(t *testing.T, what string, got, want *Ring) {
 	t.Helper()
 	if !slices.Equal(got.table, want.table) || !slices.Equal(got.m.nodes, want.m.nodes) ||
-		!slices.Equal(got.prefs.rows, want.prefs.rows) || got.Hash() != want.Hash() {
+		!slices.Equal(got.exc.rows, want.exc.rows) || !slices.Equal(got.exc.owners, want.exc.owners) ||
+		got.Hash() != want.Hash() {
 		t.Fatalf("%s: incremental ring differs from a full build", what)
 	}
 }

@@ -14,8 +14,8 @@ const (
 	MaxPartitions = 1 << 20
 	// DefaultReplicas is the usual N=3 of Dynamo-style stores.
 	DefaultReplicas = 3
-	// MaxReplicas keeps a candidate list (N+spareCandidates) inside the
-	// 32-bit rejection mask used by the balancer.
+	// MaxReplicas bounds the stack buffers of Preference and the incremental
+	// row merge; no placement needs more copies.
 	MaxReplicas = 16
 	// minAutoSlack and maxAutoSlack bound the automatic slack (see autoSlack).
 	minAutoSlack = 0.005
@@ -25,9 +25,6 @@ const (
 	// minWeight and maxWeight keep 1/weight and cost products finite.
 	minWeight = 1e-6
 	maxWeight = 1e6
-	// spareCandidates is how many next-best nodes each row remembers beyond
-	// N, so the balancer can redirect a replica without rescanning all nodes.
-	spareCandidates = 5
 )
 
 // Config sets the shape of a ring. The zero value means "all defaults".

@@ -3,8 +3,9 @@ package ring
 import "math/bits"
 
 // Placement must be the same on every platform and Go version, so draws use
-// only integer arithmetic: a 64-bit mix of (node seed, partition) and a
-// fixed-point log2 from a table built by integer squaring. A float is formed
+// only integer arithmetic: XORs of per-node columns drawn from a 64-bit mix
+// (see stratified.go) and a fixed-point log2 from a table built by integer
+// squaring. A float is formed
 // only at the end, by one exact conversion and one multiplication, which
 // IEEE 754 rounds identically everywhere (no fused multiply-add can apply).
 
@@ -15,12 +16,12 @@ const (
 
 var log2Table = buildLog2Table()
 
-// draw mixes a node seed with a partition number into 64 uniform bits. The
-// finalizer is the "Stafford variant 13" mixer (as in SplitMix64), which has
-// full avalanche, so nodes whose seeds differ by a constant still get
-// independent draws.
-func draw(seed uint64, p uint32) uint64 {
-	x := seed ^ (uint64(p)+1)*0x9e3779b97f4a7c15
+// splitmix returns the i-th output of the SplitMix64 stream seeded by seed.
+// The finalizer is the "Stafford variant 13" mixer, which has full
+// avalanche, so seeds that differ by a constant still give independent
+// streams.
+func splitmix(seed uint64, i uint64) uint64 {
+	x := seed + (i+1)*0x9e3779b97f4a7c15
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27

@@ -44,8 +44,12 @@ func isToken(s string) bool {
 // tie-breaks consistent across rings and lets incremental rebuilds remap
 // indexes with a shift.
 type members struct {
-	nodes  []Node
-	seed   []uint64   // xxh3 of the ID: the node's hash stream
+	nodes []Node
+	// bits is log2 P. Node i's draw for row p is shift[i] XOR the columns
+	// cols[b*n+i] for every set bit b of p (see stratified.go).
+	bits   int
+	shift  []uint64
+	cols   []uint64
 	invW   []float64  // 1/weight, so a cost is one multiplication
 	zoneOf []uint16   // zone index per node
 	zones  [][]uint16 // node indexes per zone, zones sorted by name
@@ -55,8 +59,8 @@ type members struct {
 	maxWeight, minInvW float64
 }
 
-// newMembers validates, copies and sorts nodes.
-func newMembers(in []Node) (*members, error) {
+// newMembers validates, copies and sorts nodes, for a table of 2^bits rows.
+func newMembers(in []Node, bits int) (*members, error) {
 	if len(in) == 0 {
 		return nil, ErrNoNodes
 	}
@@ -73,14 +77,16 @@ func newMembers(in []Node) (*members, error) {
 			return nil, fmt.Errorf("node %q: %w", n.ID, ErrDuplicateID)
 		}
 	}
-	return derive(nodes), nil
+	return derive(nodes, bits), nil
 }
 
 // derive computes the per-node hashing inputs of sorted, valid nodes.
-func derive(nodes []Node) *members {
+func derive(nodes []Node, bits int) *members {
 	m := &members{
 		nodes:  nodes,
-		seed:   make([]uint64, len(nodes)),
+		bits:   bits,
+		shift:  make([]uint64, len(nodes)),
+		cols:   make([]uint64, bits*len(nodes)),
 		invW:   make([]float64, len(nodes)),
 		zoneOf: make([]uint16, len(nodes)),
 		index:  make(map[string]uint16, len(nodes)),
@@ -93,7 +99,7 @@ func derive(nodes []Node) *members {
 	names = slices.Compact(names)
 	m.zones = make([][]uint16, len(names))
 	for i, n := range nodes {
-		m.seed[i] = xxh3.HashString(n.ID)
+		m.setStream(i, xxh3.HashString(n.ID))
 		m.invW[i] = 1 / n.Weight
 		z, _ := slices.BinarySearch(names, n.Zone)
 		m.zoneOf[i] = uint16(z)
@@ -108,7 +114,13 @@ func derive(nodes []Node) *members {
 // cost is the straw2 draw of node i for partition p: -ln(u)/weight up to a
 // constant factor, with u uniform in (0,1]. The smallest cost wins.
 func (m *members) cost(p uint32, i uint16) float64 {
-	return float64(int64(negLog2(draw(m.seed[i], p)))) * m.invW[i]
+	return m.costOf(m.draw(p, i), i)
+}
+
+// costOf turns a draw of node i into its cost. negLog2 < 2^46, so the
+// signed conversion is exact (and cheaper than the unsigned one).
+func (m *members) costOf(h uint64, i uint16) float64 {
+	return float64(int64(negLog2(h))) * m.invW[i]
 }
 
 // maxPerZone is how many owners of one partition may share a zone: 1 when

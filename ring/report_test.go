@@ -15,11 +15,11 @@ func TestReport(t *testing.T) {
 	if os.Getenv("RING_REPORT") == "" {
 		t.Skip("set RING_REPORT=1 to print the PERFORMANCE.md (the ring section) tables")
 	}
-	fmt.Println("| nodes | zones | P | slack | peak/mean | peak/fair | min/mean | add × ideal | unchanged moves (add) | remove × ideal | unchanged moves (remove) | build | WithNode | WithoutNode |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| nodes | zones | P | slack | peak/mean | peak/fair | min/mean | add × ideal | unchanged moves (add) | remove × ideal | unchanged moves (remove) | exception rows | ring bytes | build | WithNode | WithoutNode |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	cases := []struct{ nodes, zones, parts int }{
 		{10, 0, 1 << 16}, {10, 3, 1 << 16},
-		{100, 0, 1 << 16}, {100, 0, 1 << 18}, {100, 4, 1 << 18},
+		{100, 0, 1 << 16}, {100, 0, 1 << 18}, {100, 0, 1 << 20}, {100, 4, 1 << 20},
 		{1000, 0, 1 << 16}, {1000, 0, 1 << 20}, {1000, 5, 1 << 20},
 	}
 	for _, c := range cases {
@@ -53,11 +53,12 @@ func reportRow(t *testing.T, nodes, zones, parts int) {
 	j, _ := r.NodeIndex(gone)
 	removeMoves, removeBad := replicaMoves(r, removed, gone)
 
-	fmt.Printf("| %d | %d | 2^%d | %.3f | %.4f | %.4f | %.4f | %.4f | %d | %.4f | %d | %v | %v | %v |\n",
+	fmt.Printf("| %d | %d | 2^%d | %.3f | %.4f | %.4f | %.4f | %.4f | %d | %.4f | %d | %d | %d | %v | %v | %v |\n",
 		nodes, max(zones, 1), log2(parts), r.cfg.slackFor(nodes),
 		float64(s.MaxLoad)/s.MeanLoad, s.PeakToFair, float64(s.MinLoad)/s.MeanLoad,
 		float64(addMoves)/float64(added.Loads()[i]), addBad,
 		float64(removeMoves)/float64(r.Loads()[j]), removeBad,
+		len(r.exc.rows), footprint(r),
 		build.Round(time.Millisecond), addTime.Round(time.Millisecond), removeTime.Round(time.Millisecond))
 }
 
@@ -68,4 +69,11 @@ func log2(n int) int {
 		k++
 	}
 	return k
+}
+
+// footprint is the bytes a ring keeps beyond its Node list: the table, the
+// capacity pass's exceptions and the per-node draw columns.
+func footprint(r *Ring) int {
+	return 2*len(r.table) + 4*len(r.exc.rows) + 2*len(r.exc.owners) +
+		8*(len(r.m.cols)+len(r.m.shift)) + 8*len(r.m.invW) + 2*len(r.m.zoneOf)
 }

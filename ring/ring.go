@@ -2,6 +2,7 @@ package ring
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"github.com/zeebo/xxh3"
@@ -17,7 +18,7 @@ type Ring struct {
 	replicas int
 	table    []uint16 // P×N owner node indexes, row p at [p*N, p*N+N)
 	m        *members
-	prefs    *prefTable // candidate lists: Preference and incremental rebuilds
+	exc      exceptions // rows the capacity pass changed, for incremental rebuilds
 	hash     uint64
 	stats    Stats
 }
@@ -28,15 +29,14 @@ func New(cfg Config, nodes []Node, epoch uint64) (*Ring, error) {
 		return nil, fmt.Errorf("cannot build ring: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	m, err := newMembers(nodes)
+	m, err := newMembers(nodes, bits.TrailingZeros(uint(cfg.Partitions)))
 	if err == nil {
 		err = checkCount(m, cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot build ring: %w", err)
 	}
-	prefs := buildPrefs(m, cfg.Partitions, candidates(cfg, m))
-	return finish(cfg, m, prefs, epoch), nil
+	return finish(cfg, m, rendezvous(m, cfg.Partitions, cfg.Replicas), epoch), nil
 }
 
 // checkCount rejects memberships too small for N distinct owners.
@@ -47,18 +47,13 @@ func checkCount(m *members, cfg Config) error {
 	return nil
 }
 
-// candidates is the candidate list length K: N plus spares, at most the
-// node count.
-func candidates(cfg Config, m *members) int {
-	return min(cfg.Replicas+spareCandidates, len(m.nodes))
-}
-
-// finish runs the balancer over candidate lists and seals the snapshot.
-func finish(cfg Config, m *members, prefs *prefTable, epoch uint64) *Ring {
-	table, forced := assign(m, prefs, cfg.Partitions, cfg.Replicas, cfg.slackFor(len(m.nodes)))
+// finish runs the capacity pass over the rendezvous table (in place) and
+// seals the snapshot.
+func finish(cfg Config, m *members, table []uint16, epoch uint64) *Ring {
+	exc, forced := assign(m, table, cfg.Partitions, cfg.Replicas, cfg.slackFor(len(m.nodes)))
 	r := &Ring{
 		cfg: cfg, epoch: epoch, mask: uint32(cfg.Partitions - 1),
-		replicas: cfg.Replicas, table: table, m: m, prefs: prefs,
+		replicas: cfg.Replicas, table: table, m: m, exc: exc,
 	}
 	r.hash = r.contentHash()
 	r.stats = r.computeStats(forced)
@@ -120,6 +115,13 @@ func (r *Ring) Nodes() []Node { return slices.Clone(r.m.nodes) }
 func (r *Ring) NodeIndex(id string) (uint16, bool) {
 	i, ok := r.m.index[id]
 	return i, ok
+}
+
+// rendezvousTable returns a copy of the table before the capacity pass.
+func (r *Ring) rendezvousTable() []uint16 {
+	t := slices.Clone(r.table)
+	r.exc.restore(t, r.replicas)
+	return t
 }
 
 // Config returns the configuration the ring was built with, defaults applied.

@@ -152,14 +152,15 @@ func TestChangeErrors(t *testing.T) {
 // order against each other, with and without zones.
 func TestFullOrderMatchesComputeRow(t *testing.T) {
 	for _, zones := range []int{0, 3, 5, 30} {
-		m, err := newMembers(equalNodes(30, zones))
+		m, err := newMembers(equalNodes(30, zones), 6)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := newRowScratch(m, 30)
+		vals := make([]uint64, 30)
 		for p := range uint32(50) {
 			row := make([]uint16, 30)
-			row = row[:m.computeRow(p, row, s)]
+			m.recomputeRow(p, row, s, vals)
 			if full := m.fullOrder(p); !slices.Equal(row, full) {
 				t.Fatalf("zones=%d p=%d: computeRow %v, fullOrder %v", zones, p, row, full)
 			}

@@ -8,15 +8,15 @@ import (
 	"sync"
 )
 
-// A candidate list is one row's nodes in zone-spreading rendezvous order: the
-// best node (lowest cost) of every zone first, ordered by cost; then every
-// zone's second best; and so on ("pick from the zones with the fewest picks so
-// far"). Its first N entries are the unbalanced straw2 owners, zone-distinct
-// when there are at least N zones. The balancer may skip entries, so rows keep
-// K = N + spareCandidates of them.
-//
-// The list of a row is a pure function of (membership, row), which is what
-// lets an incremental rebuild recompute only rows a change can touch.
+// A row's candidate order is every node in zone-spreading rendezvous order:
+// the best node (lowest cost) of every zone first, ordered by cost; then
+// every zone's second best; and so on. Equivalently, nodes sort by the key
+// (round, cost), where round counts the better nodes of the same zone. The
+// first N are the row's rendezvous owners, zone-distinct when there are at
+// least N zones. The order of a row is a pure function of (membership, row),
+// and adding a node x changes it only by inserting x (and moving x's worse
+// zone-mates one round later), so the first N change only by x entering and
+// the last of them leaving: replicas move only to or from x.
 
 // cand is one scored node.
 type cand struct {
@@ -28,6 +28,16 @@ type cand struct {
 // break the same way in every membership.
 func (a cand) better(b cand) bool {
 	return a.cost < b.cost || (a.cost == b.cost && a.node < b.node)
+}
+
+func compareCand(a, b cand) int {
+	switch {
+	case a.better(b):
+		return -1
+	case b.better(a):
+		return 1
+	}
+	return 0
 }
 
 // rowScratch is per-goroutine working memory for computing rows.
@@ -54,11 +64,11 @@ func zoneDepth(zones, k int) int {
 	return k
 }
 
-// computeRow writes the candidate list of row p into dst (len k, or fewer when
-// there are fewer nodes) and returns its length.
-func (m *members) computeRow(p uint32, dst []uint16, s *rowScratch) int {
+// computeRow writes the first len(dst) nodes of row p's candidate order into
+// dst, given every node's draw for p in vals.
+func (m *members) computeRow(p uint32, vals []uint64, dst []uint16, s *rowScratch) {
 	for z, ids := range m.zones {
-		s.perZone[z] = m.bestOf(p, ids, s.perZone[z][:0])
+		s.perZone[z] = m.bestOf(vals, ids, s.perZone[z][:0])
 	}
 	n := 0
 	for r := 0; n < len(dst); r++ {
@@ -70,30 +80,28 @@ func (m *members) computeRow(p uint32, dst []uint16, s *rowScratch) int {
 		}
 		s.round = round
 		if len(round) == 0 {
-			break
+			panic("ring: fewer nodes than replicas") // checkCount rules this out
 		}
 		n += copyNodes(dst[n:], round)
 	}
-	return n
 }
 
 // bestOf collects into top (sorted, at most cap(top) long) the best nodes of
-// ids for row p. This loop is the whole cost of a build (P × nodes
+// ids, given their draws. This loop is the whole cost of a build (P × nodes
 // iterations). Once top is full, a draw at or below floor cannot win (see
 // drawFloor), which skips the logarithm for almost every node. A floor
 // computed for a larger worst cost stays valid, only looser, so it is
 // refreshed only when the worst cost has dropped by a quarter.
-func (m *members) bestOf(p uint32, ids []uint16, top []cand) []cand {
-	seed, invW := m.seed, m.invW
+func (m *members) bestOf(vals []uint64, ids []uint16, top []cand) []cand {
+	invW := m.invW
 	worst := cand{math.Inf(1), 0}
 	var floor uint64
 	floorCost := math.Inf(1)
 	for _, i := range ids {
-		h := draw(seed[i], p)
+		h := vals[i]
 		if h <= floor {
 			continue
 		}
-		// negLog2 < 2^46, so the signed conversion is exact and cheaper.
 		c := float64(int64(negLog2(h))) * invW[i]
 		if c > worst.cost || (c == worst.cost && i > worst.node) {
 			continue
@@ -128,14 +136,8 @@ func (m *members) drawFloor(cost float64) uint64 {
 	return 0
 }
 
-// fullOrder returns every node in row p's candidate order. computeRow would
-// give the same order but costs O(n²) for long lists; this sorts instead: by
-// cost, then by round (the number of better nodes in the same zone).
+// fullOrder returns every node in row p's candidate order.
 func (m *members) fullOrder(p uint32) []uint16 {
-	type ranked struct {
-		cand
-		round int
-	}
 	all := make([]ranked, len(m.nodes))
 	for i := range all {
 		all[i].cand = cand{m.cost(p, uint16(i)), uint16(i)}
@@ -155,14 +157,47 @@ func (m *members) fullOrder(p uint32) []uint16 {
 	return out
 }
 
-func compareCand(a, b cand) int {
-	switch {
-	case a.better(b):
-		return -1
-	case b.better(a):
-		return 1
+// zoneSpread sorts a few candidates (at most MaxReplicas+1) into candidate
+// order: by cost, then stably by round. Rounds count better nodes of the
+// same zone within cs, which equals the round in the whole membership when
+// every better zone-mate of a listed node is listed too (true of a prefix of
+// the candidate order, plus any one node).
+func (m *members) zoneSpread(cs []cand) {
+	slices.SortFunc(cs, compareCand)
+	if len(m.zones) == 1 {
+		return
 	}
-	return 0
+	var buf [MaxReplicas + 1]ranked
+	rs := buf[:0]
+	if len(cs) > len(buf) {
+		rs = make([]ranked, 0, len(cs))
+	}
+	for i, c := range cs {
+		rs = append(rs, ranked{c, m.roundOf(c.node, cs[:i])})
+	}
+	slices.SortStableFunc(rs, func(a, b ranked) int { return cmp.Compare(a.round, b.round) })
+	for i, r := range rs {
+		cs[i] = r.cand
+	}
+}
+
+// ranked is a candidate with its round.
+type ranked struct {
+	cand
+	round int
+}
+
+// roundOf counts the nodes of node's zone in better (the nodes sorted before
+// it). Quadratic over a row, which is fine for the short lists it serves;
+// fullOrder uses zoneRounds instead.
+func (m *members) roundOf(node uint16, better []cand) int {
+	r := 0
+	for _, c := range better {
+		if m.zoneOf[c.node] == m.zoneOf[node] {
+			r++
+		}
+	}
+	return r
 }
 
 // insertBounded inserts c into the sorted slice top, keeping at most cap(top)
@@ -194,37 +229,19 @@ func copyNodes(dst []uint16, cs []cand) int {
 	return n
 }
 
-// prefTable holds the candidate lists of all rows, k entries per row; rows
-// with fewer nodes than k are padded with noNode.
-type prefTable struct {
-	k    int
-	rows []uint16
-}
-
-const noNode = 0xffff // index never used: MaxNodes is 65535, indexes < 65535
-
-func (t *prefTable) row(p uint32) []uint16 {
-	r := t.rows[int(p)*t.k : int(p+1)*t.k]
-	for i, v := range r {
-		if v == noNode {
-			return r[:i]
-		}
-	}
-	return r
-}
-
 // parallelRowsMin is the work (rows × nodes) below which spawning goroutines
 // costs more than it saves.
 const parallelRowsMin = 1 << 18
 
-// buildPrefs computes every row. Rows are independent, so it splits them
-// across up to GOMAXPROCS goroutines that it waits for before returning.
-func buildPrefs(m *members, parts, k int) *prefTable {
-	t := &prefTable{k: k, rows: make([]uint16, parts*k)}
+// rendezvous computes the first N nodes of every row's candidate order: the
+// table before capacities. Rows are independent, so it splits the Gray-code
+// walk across up to GOMAXPROCS goroutines that it waits for before returning.
+func rendezvous(m *members, parts, replicas int) []uint16 {
+	table := make([]uint16, parts*replicas)
 	workers := runtime.GOMAXPROCS(0)
 	if parts*len(m.nodes) < parallelRowsMin || workers < 2 {
-		t.fill(m, 0, parts)
-		return t
+		m.walk(table, replicas, 0, parts)
+		return table
 	}
 	var wg sync.WaitGroup
 	chunk := (parts + workers - 1) / workers
@@ -233,25 +250,29 @@ func buildPrefs(m *members, parts, k int) *prefTable {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t.fill(m, lo, hi)
+			m.walk(table, replicas, lo, hi)
 		}()
 	}
 	wg.Wait()
-	return t
+	return table
 }
 
-// fill computes rows [lo, hi).
-func (t *prefTable) fill(m *members, lo, hi int) {
-	s := newRowScratch(m, t.k)
-	for p := lo; p < hi; p++ {
-		t.recompute(m, uint32(p), s)
+// walk computes the rows gray(t) for t in [lo, hi).
+func (m *members) walk(table []uint16, replicas, lo, hi int) {
+	s := newRowScratch(m, replicas)
+	vals := make([]uint64, len(m.nodes))
+	m.drawsAt(gray(uint32(lo)), vals)
+	for t := uint32(lo); t < uint32(hi); t++ {
+		p := gray(t)
+		m.computeRow(p, vals, table[int(p)*replicas:int(p+1)*replicas], s)
+		if t+1 < uint32(hi) {
+			m.step(t, vals)
+		}
 	}
 }
 
-func (t *prefTable) recompute(m *members, p uint32, s *rowScratch) {
-	dst := t.rows[int(p)*t.k : int(p+1)*t.k]
-	n := m.computeRow(p, dst, s)
-	for i := n; i < len(dst); i++ {
-		dst[i] = noNode
-	}
+// recomputeRow computes row p from scratch (draws by random access).
+func (m *members) recomputeRow(p uint32, dst []uint16, s *rowScratch, vals []uint64) {
+	m.drawsAt(p, vals)
+	m.computeRow(p, vals, dst, s)
 }
