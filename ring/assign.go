@@ -1,5 +1,7 @@
 package ring
 
+import "slices"
+
 // The capacity pass caps every node at its capacity (see caps.go). It starts
 // from the rendezvous table (every row's first N candidates) and does
 // nothing when no node is over capacity, which is the usual case with
@@ -95,7 +97,16 @@ type balancer struct {
 	caps     []int
 	held     []uint16 // the table; a row's first count[p] entries are held
 	count    []uint8  // filled slots per row; N except for rows in the queue
+	loads    []int    // partitions held per node
+	// A node's heap of holdings is built only when it first reaches its
+	// capacity (most nodes never do): from the rows it held at the start
+	// (byNode, a CSR index of the rendezvous table) plus those it accepted
+	// since (gained). Nodes without a heap never lose a partition.
 	heaps    []nodeHeap
+	built    []bool
+	byNode   []uint32
+	offsets  []int
+	gained   [][]uint32
 	queue    []uint32
 	ext      map[uint32]*extRow // candidate order of every row the pass touched
 	forced   int
@@ -126,10 +137,14 @@ func assign(m *members, table []uint16, parts, replicas int, slack float64) (exc
 	orig := append([]uint16(nil), table...)
 	b := &balancer{
 		m: m, replicas: replicas, maxZone: m.maxPerZone(replicas), caps: caps,
-		held: table, count: make([]uint8, parts),
-		heaps: make([]nodeHeap, len(m.nodes)), ext: make(map[uint32]*extRow),
+		held: table, count: make([]uint8, parts), loads: loads,
+		heaps: make([]nodeHeap, len(m.nodes)), built: make([]bool, len(m.nodes)),
+		gained: make([][]uint32, len(m.nodes)), ext: make(map[uint32]*extRow),
 	}
-	b.load(loads)
+	for p := range b.count {
+		b.count[p] = uint8(replicas)
+	}
+	b.index()
 	b.shed()
 	for head := 0; head < len(b.queue); head++ {
 		b.fill(b.queue[head])
@@ -138,23 +153,56 @@ func assign(m *members, table []uint16, parts, replicas int, slack float64) (exc
 	return b.exceptions(orig), b.forced
 }
 
-// load fills every node's heap with its rendezvous holdings.
-func (b *balancer) load(loads []int) {
-	for i := range b.heaps {
-		b.heaps[i] = make(nodeHeap, 0, max(loads[i], b.caps[i]))
+// index builds byNode: the rows of each node in the rendezvous table.
+func (b *balancer) index() {
+	b.offsets = make([]int, len(b.loads)+1)
+	for i, l := range b.loads {
+		b.offsets[i+1] = b.offsets[i] + l
 	}
-	for p := range b.count {
-		b.count[p] = uint8(b.replicas)
-		for _, n := range b.held[p*b.replicas : (p+1)*b.replicas] {
-			b.heaps[n].push(hent{b.m.cost(uint32(p), n), uint32(p)})
-		}
+	next := slices.Clone(b.offsets[:len(b.loads)])
+	b.byNode = make([]uint32, len(b.held))
+	for i, n := range b.held {
+		b.byNode[next[n]] = uint32(i / b.replicas)
+		next[n]++
 	}
+}
+
+// heap returns node's heap of holdings, building it on first use.
+func (b *balancer) heap(node uint16) *nodeHeap {
+	h := &b.heaps[node]
+	if b.built[node] {
+		return h
+	}
+	b.built[node] = true
+	*h = make(nodeHeap, 0, max(b.loads[node], b.caps[node])+1)
+	for _, p := range b.byNode[b.offsets[node]:b.offsets[node+1]] {
+		h.push(hent{b.m.cost(p, node), p})
+	}
+	for _, p := range b.gained[node] {
+		h.push(hent{b.m.cost(p, node), p})
+	}
+	b.gained[node] = nil
+	return h
+}
+
+// take records that node now holds p.
+func (b *balancer) take(p uint32, node uint16) {
+	if b.built[node] {
+		b.heaps[node].push(hent{b.m.cost(p, node), p})
+	} else {
+		b.gained[node] = append(b.gained[node], p)
+	}
+	b.loads[node]++
+	b.hold(p, node)
 }
 
 // shed makes every node over capacity reject its least attached partitions.
 func (b *balancer) shed() {
 	for n := range b.heaps {
-		h := &b.heaps[n]
+		if b.loads[n] <= b.caps[n] {
+			continue
+		}
+		h := b.heap(uint16(n))
 		for len(*h) > b.caps[n] {
 			p := (*h)[0].p
 			h.pop()
@@ -205,18 +253,18 @@ func (b *balancer) next(p uint32, e *extRow, ignoreRejections bool) int {
 // propose offers p to node and reports whether node accepted it, evicting
 // its least attached partition if it was full.
 func (b *balancer) propose(p uint32, node uint16) bool {
-	e := hent{b.m.cost(p, node), p}
-	h := &b.heaps[node]
-	if len(*h) < b.caps[node] {
-		h.push(e)
-		b.hold(p, node)
+	if b.loads[node] < b.caps[node] {
+		b.take(p, node)
 		return true
 	}
+	e := hent{b.m.cost(p, node), p}
+	h := b.heap(node)
 	if len(*h) == 0 || !(*h)[0].worse(e) {
 		return false
 	}
 	b.evict((*h)[0].p, node)
 	h.replaceTop(e)
+	b.loads[node]++
 	b.hold(p, node)
 	return true
 }
@@ -234,8 +282,7 @@ func (b *balancer) force(p uint32, e *extRow) {
 		}
 	}
 	b.forced++
-	b.heaps[e.list[r]].push(hent{b.m.cost(p, e.list[r]), p})
-	b.hold(p, e.list[r])
+	b.take(p, e.list[r])
 }
 
 // evict takes p away from node, records the refusal and requeues p.
@@ -248,6 +295,7 @@ func (b *balancer) evict(p uint32, node uint16) {
 		}
 	}
 	b.count[p]--
+	b.loads[node]--
 	e := b.row(p)
 	for r, n := range e.list {
 		if n == node {

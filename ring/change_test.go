@@ -24,6 +24,9 @@ func TestIncrementalIsBitIdentical(t *testing.T) {
 			cfg := Config{Partitions: 1 << 10}
 			nodes := equalNodes(40, zones)
 			r := mustNew(t, cfg, nodes)
+			if len(r.exc.rows) == 0 {
+				t.Fatal("capacities do not bind: this test would not exercise restoring the rendezvous table")
+			}
 
 			added := Node{ID: "n0017x", Addr: "a:1", Zone: "znew", Weight: 1.5}
 			got, err := r.WithNode(added)

@@ -44,21 +44,23 @@ func TestMovementPlainRendezvous(t *testing.T) {
 	}
 }
 
-// TestMovementBalanced checks movement with the default (balancing) slack:
-// within 5% of ideal without zones. The excess is exactly the moves between
-// unchanged nodes that capacity chains cause (see doc.go), so they are
-// bounded too. With zones the balancer's result depends on proposal order
-// and chains run longer; the bound there is 10% (a known weakness).
+// TestMovementBalanced checks movement with the default (automatic) slack:
+// within 5% of ideal. Where no node reaches its capacity (the capacity pass
+// makes no exception) the table is plain rendezvous, so no replica moves
+// between two unchanged nodes; the cases marked exact assert that. Where
+// capacities bind (zones with small P, 1000 nodes) a few capacity-chain
+// moves remain (see doc.go).
 func TestMovementBalanced(t *testing.T) {
 	cases := []struct {
 		nodes, parts, zones int
-		limit               float64
+		exact               bool
 	}{
-		{10, 1 << 16, 0, 1.05},
-		{10, 1 << 16, 3, 1.05},
-		{100, 1 << 18, 0, 1.05},
-		{100, 1 << 18, 4, 1.10},
-		{1000, 1 << 20, 0, 1.05},
+		{10, 1 << 16, 0, true},
+		{10, 1 << 16, 3, true},
+		{100, 1 << 18, 0, true},
+		{100, 1 << 18, 4, false},
+		{100, 1 << 20, 0, true},
+		{1000, 1 << 20, 0, false},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("nodes=%d/P=%d/zones=%d", c.nodes, c.parts, c.zones), func(t *testing.T) {
@@ -68,8 +70,11 @@ func TestMovementBalanced(t *testing.T) {
 			heavyUnderRace(t, c.nodes, c.parts)
 			add, remove, addBad, removeBad := movement(t, Config{Partitions: c.parts}, equalNodes(c.nodes, c.zones))
 			t.Logf("add %.4f× ideal (%d moves between unchanged nodes), remove %.4f× (%d)", add, addBad, remove, removeBad)
-			if add > c.limit || remove > c.limit {
-				t.Fatalf("movement above %.2f× ideal", c.limit)
+			if add > 1.05 || remove > 1.05 {
+				t.Fatalf("movement above 1.05× ideal")
+			}
+			if c.exact && (addBad != 0 || removeBad != 0) {
+				t.Fatalf("replicas moved between unchanged nodes")
 			}
 		})
 	}
