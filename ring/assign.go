@@ -102,14 +102,14 @@ type balancer struct {
 	// capacity (most nodes never do): from the rows it held at the start
 	// (byNode, a CSR index of the rendezvous table) plus those it accepted
 	// since (gained). Nodes without a heap never lose a partition.
-	heaps    []nodeHeap
-	built    []bool
-	byNode   []uint32
-	offsets  []int
-	gained   [][]uint32
-	queue    []uint32
-	ext      map[uint32]*extRow // candidate order of every row the pass touched
-	forced   int
+	heaps   []nodeHeap
+	built   []bool
+	byNode  []uint32
+	offsets []int
+	gained  [][]uint32
+	queue   []uint32
+	ext     map[uint32]*extRow // candidate order of every row the pass touched
+	forced  int
 }
 
 // extRow is a row's full candidate order and which candidates refused it.
