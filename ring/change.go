@@ -101,7 +101,6 @@ func (r *Ring) WithEpoch(e uint64) *Ring {
 func (m *members) mergeAll(table []uint16, replicas int, x uint16) {
 	parts := uint32(len(table) / replicas)
 	hx := m.draw(0, x)
-	oneZone := len(m.zones) == 1
 	for t := range parts {
 		p := gray(t)
 		cx := cand{m.costOf(hx, x), x}
@@ -112,12 +111,36 @@ func (m *members) mergeAll(table []uint16, replicas int, x uint16) {
 		if slices.Contains(row, x) {
 			continue
 		}
-		last := row[len(row)-1]
-		if oneZone && !cx.better(cand{m.cost(p, last), last}) {
-			continue // the common case: one draw and one comparison
+		if m.enters(p, row, cx) {
+			m.merge(p, row, cx)
 		}
-		m.merge(p, row, cx)
 	}
+}
+
+// enters reports whether c sorts before the last node of row (a prefix of
+// the candidate order without c.node) once c is in the membership. It
+// compares the keys (round, cost): c's round counts the listed nodes of its
+// zone that beat it. If an unlisted zone-mate beats it instead, the count is
+// too small, but then c's key is still above that zone-mate's, which is
+// above the last listed key, so the answer stays exact. It draws only the
+// last node and c's listed zone-mates, usually one or two draws.
+func (m *members) enters(p uint32, row []uint16, c cand) bool {
+	last := row[len(row)-1]
+	lastRound, round := 0, 0
+	for _, n := range row[:len(row)-1] {
+		if m.zoneOf[n] == m.zoneOf[last] {
+			lastRound++
+		}
+	}
+	for _, n := range row {
+		if m.zoneOf[n] == m.zoneOf[c.node] && (cand{m.cost(p, n), n}).better(c) {
+			round++
+		}
+	}
+	if round != lastRound {
+		return round < lastRound
+	}
+	return c.better(cand{m.cost(p, last), last})
 }
 
 // merge rewrites row (in candidate order) as the first N of row plus c.
