@@ -107,6 +107,32 @@ func TestPreference(t *testing.T) {
 	}
 }
 
+// TestPreferenceFollowsCandidateOrder checks that the entries after the
+// owners are the candidate order without the owners, both when computed
+// pass by pass (short lists) and from the full order (long lists), on a
+// ring whose capacity pass moved some owners off the rendezvous prefix.
+func TestPreferenceFollowsCandidateOrder(t *testing.T) {
+	r := mustNew(t, Config{Partitions: 256}, equalNodes(40, 3))
+	if len(r.exc.rows) == 0 {
+		t.Fatal("no exception rows: the test would not cover owners outside the prefix")
+	}
+	for p := range uint32(256) {
+		owners := r.Owners(p)
+		var want []uint16
+		want = append(want, owners...)
+		for _, n := range r.m.fullOrder(p) {
+			if !slices.Contains(owners, n) {
+				want = append(want, n)
+			}
+		}
+		for _, n := range []int{5, 12, 40} {
+			if got := r.Preference(p, nil, n); !slices.Equal(got, want[:n]) {
+				t.Fatalf("Preference(%d, %d) = %v, want %v", p, n, got, want[:n])
+			}
+		}
+	}
+}
+
 func TestWithEpochSharesTable(t *testing.T) {
 	r := mustNew(t, Config{Partitions: 64}, equalNodes(4, 0))
 	e := r.WithEpoch(9)
