@@ -7,8 +7,9 @@ import (
 )
 
 const (
-	// DefaultPartitions keeps the table at 384 KiB for 3 replicas while
-	// giving ~200 partitions per node at 1000 nodes (enough to balance).
+	// DefaultPartitions keeps the table at 384 KiB for 3 replicas. It
+	// balances up to ~100 nodes; larger clusters should use 2^18-2^20 (see
+	// doc.go: with few partitions per node, capacities bind and chains grow).
 	DefaultPartitions = 1 << 16
 	// MaxPartitions bounds the table at 6 MiB for 3 replicas.
 	MaxPartitions = 1 << 20
@@ -74,13 +75,13 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// autoSlack picks the slack for a node count. Less slack means a lower peak
-// but more nodes at capacity, and every node at capacity lengthens the
-// chains of extra moves on a membership change (see doc.go). The natural
-// spread of rendezvous loads grows with the node count (more nodes, fewer
-// partitions each, a longer tail), so the slack grows with it: 1% at 10
-// nodes, 2% at 100, 3% at 1000, which keeps movement within 5% of ideal at
-// P=2^16 up to ~100 nodes and at P=2^20 up to ~1000.
+// autoSlack picks the slack for a node count: the peak/mean targets 1% at 10
+// nodes, 2% at 100, 3% at 1000. Less slack means a lower peak but more nodes
+// at capacity, and every node at capacity can start a chain of moves between
+// unchanged nodes on a membership change (see doc.go). The natural spread of
+// rendezvous loads grows with the node count (fewer partitions each), so the
+// slack grows with it; at these values capacities rarely bind with
+// stratified draws and enough partitions.
 func autoSlack(nodes int) float64 {
 	return min(maxAutoSlack, max(minAutoSlack, 0.01*math.Log10(float64(nodes))))
 }

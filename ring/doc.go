@@ -13,76 +13,95 @@
 //
 // Rows are filled in two steps.
 //
-//  1. Candidates. Every node draws a cost for every row, straw2 style:
-//     cost = -ln(u)/weight with u uniform in (0,1] derived from a 64-bit mix
-//     of the node ID's hash and the row number. Lower cost is better. Nodes
-//     are then ordered zone-spreading: the best node of each zone by cost,
-//     then each zone's second best, and so on (equivalently: always pick the
-//     best node among the zones with the fewest picks so far). With Z ≥ N
-//     zones the first N candidates are in N distinct zones; with fewer zones
-//     they are spread as evenly as the zones allow. Each row keeps its first
-//     K = N+5 candidates. This is plain weighted rendezvous hashing: a row's
-//     candidates depend only on that row and the membership.
+//  1. Rendezvous. Every node draws a cost for every row, straw2 style:
+//     cost = -ln(u)/weight, lower is better. Nodes are ordered
+//     zone-spreading: the best node of each zone by cost, then each zone's
+//     second best, and so on. The row's owners are the first N. With Z ≥ N
+//     zones they are in N distinct zones; with fewer zones they are spread
+//     as evenly as the zones allow. A row's order depends only on that row
+//     and the membership, so adding or removing a node moves replicas only
+//     to or from that node (see rows.go).
 //
-//  2. Balance. Rendezvous alone leaves node loads binomially spread (peak/mean
-//     about 1.06 at 100 nodes and 1.1 at 1000 with P=2^16), so every node
-//     gets a capacity, floor(fair share × (1+Slack)) but at least the
-//     rounded-up fair share, and a deterministic deferred-acceptance
-//     run (partitions propose to their candidates in order; a full node keeps
-//     the partitions it draws best and rejects the rest, which try their next
-//     candidate) picks the N owners of every row. Both sides rank by the same
-//     cost, so the result is the unique stable assignment: no partition and
-//     node both prefer each other to what they got. Zone limits (one owner
-//     per zone, or the even spread) are honoured throughout; if weights or
-//     zones make a capacity infeasible, the placement exceeds it and
-//     Stats.Forced counts it.
+//     The draws are stratified (see stratified.go): over the P rows, each
+//     node's u takes every one of the P strata [j/P, (j+1)/P) exactly once,
+//     in a per-node pseudo-random order (a GF(2)-affine map of the row
+//     number, from the ID's hash). Independent draws leave loads binomially
+//     spread; stratified ones cut the standard deviation to about 0.55× of
+//     that (peak/mean 1.003 at 10 nodes, 1.016 at 100 and 1.03-1.04 at 1000,
+//     N=3, P=2^16/2^20/2^20, capacities off).
+//
+//  2. Capacities. Every node gets a capacity, floor(fair share × (1+Slack))
+//     but at least the rounded-up fair share. If no node is over its
+//     capacity, the table is the rendezvous table. Otherwise a deterministic
+//     deferred-acceptance pass (assign.go) makes the nodes over capacity shed
+//     the partitions they draw worst to those partitions' next candidates,
+//     and records the rows it changed (exceptions). Zone limits are kept; if
+//     weights or zones make a capacity infeasible, the placement exceeds it
+//     and Stats.Forced counts it.
 //
 // The table is a pure function of (Config, IDs, weights, zones): addresses
 // and epochs never change it, and every build on every platform computes the
 // same table (draws use integer arithmetic and a fixed-point logarithm;
 // golden vectors in testdata guard this).
 //
-// # Trade-off: balance against movement
+// # Trade-off: balance against moves between unchanged nodes
 //
-// Plain rendezvous moves the minimum on a membership change: only partitions
-// that gain or lose the changed node move, and never between two unchanged
-// nodes. Capacities break that slightly. When a new node takes a partition
-// from a node at its capacity, that node fills the slot with the best
-// partition it had rejected, whose current owner then has a free slot, and so
-// on until the chain reaches a node below capacity. Every link of the chain is
-// a move between two unchanged nodes. The fewer nodes sit at their capacity,
-// the shorter the chains, so Slack trades peak load against extra movement:
-// larger slack, more imbalance, less movement. The automatic slack,
-// 0.01·log10(nodes) within [0.5%, 3%], meets peak/mean 1.01/1.02/1.03 at
-// 10/100/1000 nodes with movement within about 5% of ideal, provided each node
-// owns a few thousand partition replicas (P=2^16 up to ~100 nodes, P=2^20 at
-// 1000). With fewer partitions per node the chains grow: at 1000 nodes and
-// P=2^16 a change moves about 1.5× the ideal. With Slack=1 capacities never
-// bind and the ring is plain, minimal-movement rendezvous: exactly the ideal
-// movement, none between unchanged nodes. Fair shares respect placement
-// limits: a node owns a partition at most once, and with Z ≥ N zones each
-// zone holds at most one replica per partition, so fair shares are water-
-// filled across zones first, then within each zone. Capacities bound the
-// peak; there is no floor, so a node can own a few percent less than its
-// share when its draws are poor. Measured figures are in PERFORMANCE.md (the ring section).
+// No rule can both bound the peak for every membership and never move a
+// replica between two nodes that did not change. Never moving between
+// unchanged nodes means owners(M+x) minus x ⊆ owners(M) for every row,
+// membership M and node x. With N=1 that forces each row to be a fixed
+// ranking of all possible IDs (let a ≻ b when a owns the row in {a, b}; the
+// condition makes ≻ transitive and the owner of any M its ≻-best), that is,
+// rendezvous hashing with some per-row order. For any N, colour each
+// (N+1)-set of IDs {a1 < ... < aN+1} (in a fixed enumeration) by the
+// position each of the P rows leaves out. IDs are unbounded strings, so
+// Ramsey's theorem gives infinitely many IDs on which every row p leaves out
+// the same position e(p) of every (N+1)-set; the condition then makes the
+// owners of row p, in any membership of such IDs, its e(p)-1 lowest and
+// N+1-e(p) highest IDs, and a membership of 2N+k of them leaves k nodes
+// empty. Such memberships are astronomically rare (far beyond what 64-bit
+// hashes distinguish); in practice the limit is statistical: a per-row
+// ranking's loads spread with the randomness of the draws, and stratified
+// draws are the best we found (1.03-1.04 at 1000 nodes, P=2^20, against a
+// 1.03 target; independent draws give 1.05).
 //
-// With zones, a partition's acceptable candidates depend on the owners it
-// already holds, so the balancer's result depends (deterministically) on
-// proposal order and chains run longer: about 1.04-1.07× ideal movement at
-// 100 nodes in 4 zones, P=2^18.
+// So the default caps the peak and accepts capacity chains where capacities
+// bind: when a change frees a slot at a node at capacity, it takes back the
+// best partition it had shed, whose fallback owner then has a free slot, and
+// so on; each link moves a replica between two unchanged nodes. With
+// stratified draws capacities rarely bind: measured at N=3, no zones, the
+// automatic slack (0.01·log10(nodes), within [0.5%, 3%]) gives peak/mean
+// ≤ 1.01/1.02/1.03 at 10/100/1000 nodes, movement 1.000× ideal and zero
+// moves between unchanged nodes at 10 nodes (P=2^16) and 100 nodes
+// (P ≥ 2^18); at 1000 nodes and P=2^20 two rows are exceptions and one
+// replica moved between unchanged nodes on an add (0 on a remove). Zones add
+// zone-level spread, so capacities bind more there (100 nodes in 4 zones,
+// P=2^20: about 250 such moves, 1.01× ideal). With too few partitions per
+// node chains grow: 1000 nodes at P=2^16 move 1.3× ideal. Slack=1 turns
+// capacities off: plain stratified rendezvous, exactly minimal movement and
+// never a move between unchanged nodes, at the spread above. Measured
+// figures are in PERFORMANCE.md (the ring section).
+//
+// Fair shares respect placement limits: a node owns a partition at most
+// once, and with Z ≥ N zones each zone holds at most one replica per
+// partition, so fair shares are water-filled across zones first, then
+// within each zone. Capacities bound the peak; there is no floor.
 //
 // # Incremental changes
 //
-// WithNode, WithoutNode and WithWeight recompute only the candidate lists that
-// the change can touch (rows listing the removed or reweighted node, and rows
-// the new or heavier node may enter, decided by one draw per row), then rerun
-// the balancer, which is global but costs only O(P·N log) heap operations.
-// The result is bit-identical to New with the same membership.
+// WithNode, WithoutNode and WithWeight undo the exceptions to get the old
+// rendezvous table, update only what the change can touch (a new or heavier
+// node enters a row iff its key beats the row's last owner, one or two draws
+// per row; rows of a removed or reweighted node are recomputed), and rerun
+// the capacity pass. The result is bit-identical to New with the same
+// membership.
 //
 // # Memory
 //
-// The owner table is exactly 2·P·N bytes (6 MiB at P=2^20, N=3). The ring
-// also keeps the candidate lists, 2·P·(N+5) bytes, for incremental rebuilds
-// and for Preference beyond N without rescanning every node; a full build
-// also needs transient balancer state of about 16·P·N bytes.
+// A ring keeps the owner table, exactly 2·P·N bytes (6 MiB at P=2^20, N=3),
+// the exceptions (4+2N bytes per row the capacity pass changed: none or a
+// few hundred in the cases above), and per node its draw columns,
+// 8·(log2(P)+1) bytes (168 KB for 1000 nodes at P=2^20). Candidate lists
+// are not stored: Preference computes entries beyond the owners on demand.
+// A build needs transient memory of about 12·P·N bytes when capacities bind.
 package ring
