@@ -115,7 +115,10 @@ func handshake(ctx context.Context, nc net.Conn, token string) (protocol.HelloRe
 	if err != nil {
 		return protocol.HelloReply{}, fmt.Errorf("%w: cannot read HELLO reply: %w", ErrHandshake, err)
 	}
-	if !f.IsReply() || f.Op != protocol.OpHello || f.ID != helloID {
+	// A daemon that is full or draining refuses the connection before it
+	// reads anything: a HELLO reply with id 0 and a non-OK status (BUSY).
+	refused := f.ID == 0 && f.Status != protocol.StatusOK
+	if !f.IsReply() || f.Op != protocol.OpHello || (f.ID != helloID && !refused) {
 		return protocol.HelloReply{}, fmt.Errorf("%w: %w: got %v id %d instead of the HELLO reply", ErrHandshake, ErrProtocol, f.Op, f.ID)
 	}
 	if f.Status != protocol.StatusOK {

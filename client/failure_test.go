@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -194,5 +195,32 @@ func TestTLSDialToPlainServer(t *testing.T) {
 	}
 	if !errors.Is(err, client.ErrHandshake) || !errors.Is(err, client.ErrFailed) {
 		t.Fatalf("TLS Dial to a plain server: %v", err)
+	}
+}
+
+// A daemon at max-conns answers a new connection, before reading its
+// HELLO, with a HELLO reply of id 0 and status BUSY, then closes: Dial
+// must report BUSY (failed, retry later), not a protocol violation.
+func TestDialRefusedBusy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		nc.Write(protocol.AppendStatusReply(nil, protocol.OpHello, 0, protocol.StatusBusy))
+		nc.Close()
+	}()
+	_, err = client.Dial(testCtx(t), ln.Addr().String(), client.Options{})
+	<-done
+	var se *client.StatusError
+	if !errors.Is(err, client.ErrHandshake) || !errors.As(err, &se) || se.Status != protocol.StatusBusy || !errors.Is(err, client.ErrFailed) {
+		t.Fatalf("Dial to a full daemon: %v; want a BUSY handshake failure", err)
 	}
 }

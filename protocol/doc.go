@@ -103,7 +103,10 @@
 //     count): reply TOO_LARGE, or BAD_REQUEST for an empty key or a batch
 //     of zero items (the daemon closes on an empty batch, as malformed),
 //     and carry on. Nothing of the request is applied.
-//   - overload: BUSY before any work; safe to retry.
+//   - overload: BUSY before any work; safe to retry. A daemon at its
+//     connection limit (or draining) refuses a new connection before
+//     reading from it: it sends a HELLO reply with id 0 and status BUSY,
+//     then closes. Clients must read that as the answer to their HELLO.
 //
 // Closing a connection fails every request in flight on it; their
 // outcome is unknown unless a reply arrived.
