@@ -111,7 +111,11 @@ func (c *Cluster) startDaemon(addr, nodes string) *Proc {
 	// hints from one test's cluster into the next.
 	args := []string{"serve", "--listen", addr, "--nodes", nodes, "--data-dir", filepath.Join(c.dir, "daemon"),
 		"--n", strconv.Itoa(c.opts.N), "--w", strconv.Itoa(c.opts.W), "--r", strconv.Itoa(c.opts.R),
-		"--log-level", "info"}
+		"--log-level", "info",
+		// No admin listener unless DaemonArgs asks for one (a later flag
+		// wins): the default, 127.0.0.1:7380, is one port for every daemon
+		// of every test process running at once.
+		"--admin", ""}
 	if c.opts.Timeout > 0 {
 		args = append(args, "--timeout", c.opts.Timeout.String())
 	}
