@@ -129,9 +129,11 @@ func (s *session) observeOutput(c gnet.Conn, now int64) string {
 	case o.stallSince == 0:
 		o.stallSince = now
 	}
-	s.fe.m.memOutput.Add(int64(n - o.last))
-	o.last = n
-	s.outBuffered.Store(int64(n))
+	if n != o.last { // the gauge is shared by every loop: touch it only on change
+		s.fe.m.memOutput.Add(int64(n - o.last))
+		o.last = n
+		s.outBuffered.Store(int64(n))
+	}
 	if o.stallSince != 0 && now-o.stallSince > int64(s.fe.cfg.OutputTimeout) {
 		if s.decideClose(reasonOutputStall) {
 			s.fe.m.outputStalls.Add(1)
@@ -158,7 +160,7 @@ func (s *session) schedulePoll(now int64) {
 	o := &s.ob
 	if o.last == 0 && !s.outPaused {
 		o.gap, o.progressed = 0, false
-		if s.pollAt.Swap(0) != 0 {
+		if s.pollAt.Load() != 0 && s.pollAt.Swap(0) != 0 {
 			s.fe.watch.remove(s)
 		}
 		return
