@@ -76,12 +76,9 @@ const outputTimeout = 10 * time.Second
 // H4 (shortened): 200 slowloris connections dribble a HELLO at 1 byte/s.
 // The daemon's frame deadline (FrameTimeout; serve has no flag for it, so
 // the default applies) closes every one of them, and meanwhile a canary's
-// PUT+GET p99 stays under 50 ms, or, on a machine whose own noise is
-// larger, under twice the canary's p99 without slowloris: on the shared
-// 2-core VM the canary alone measured p99s of 60–90 ms, with its slow
-// round trips spread evenly over time, not at the slowloris rounds or the
-// mass close. The daemon's CPU time, attack against baseline, shows the
-// work slowloris costs it.
+// PUT+GET p99 stays under 50 ms. The canary's p99 without slowloris and
+// the daemon's CPU share, with and without, are reported next to it, to
+// tell a slow machine from a slow daemon (RELIABILITY.md, known defects).
 func TestH4Slowloris(t *testing.T) {
 	needFull(t)
 	c := systest.Start(t, systest.Options{})
@@ -95,7 +92,7 @@ func TestH4Slowloris(t *testing.T) {
 	close(bstop)
 	baseCPU := cpuShare(cpuTime(t, c.Daemon.PID())-cpu0, time.Since(bstart))
 	baseP99 := percentile(baseline(), 0.99)
-	bound := max(50*time.Millisecond, 2*baseP99)
+	const bound = 50 * time.Millisecond
 	before := daemonStat(t, c, "frame_timeout_closes")
 	var open []net.Conn
 	for range conns {
