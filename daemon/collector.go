@@ -173,6 +173,9 @@ func (d *Daemon) collectRepair(e emitter) {
 		e.counter("antientropy_partitions_mismatched_total", "Partitions whose owners differed.", s.Mismatched)
 		e.counter("antientropy_keys_repaired_total", "Keys anti-entropy wrote.", s.Keys)
 		e.counter("antientropy_failures_total", "Anti-entropy partition failures.", s.Failures)
+		e.counter("antientropy_bucket_digests_total", "RBUCKETS answers anti-entropy used to narrow mismatches.", s.Buckets)
+		e.counter("antientropy_scanned_keys_total", "Keys and versions anti-entropy scanned from owners.", s.Scanned)
+		e.gauge("antientropy_peak_step_keys", "Most keys one anti-entropy repair step held in memory.", float64(s.PeakStepKeys))
 	}
 	if r.reb != nil {
 		s := r.reb.Stats()

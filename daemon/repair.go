@@ -124,6 +124,9 @@ func (r *repairs) appendStats(b *bytes.Buffer) {
 		line(b, "antientropy_keys", s.Keys)
 		line(b, "antientropy_bytes", s.Bytes)
 		line(b, "antientropy_failures", s.Failures)
+		line(b, "antientropy_buckets", s.Buckets)
+		line(b, "antientropy_scanned", s.Scanned)
+		line(b, "antientropy_peak_step_keys", s.PeakStepKeys)
 	}
 	if r.reb != nil {
 		s := r.reb.Stats()

@@ -33,6 +33,7 @@ type AntiEntropy struct {
 
 type aeCounters struct {
 	checked, mismatched, keys, bytes, failures, skipped atomic.Uint64
+	buckets, scans, scanned, peakKeys                   atomic.Uint64
 }
 
 // AntiEntropyStats are cumulative counters over every pass.
@@ -43,6 +44,12 @@ type AntiEntropyStats struct {
 	Bytes      uint64 // their key and value bytes
 	Failures   uint64 // partitions whose check or repair failed
 	Skipped    uint64 // partitions with fewer than two owners up
+	Buckets    uint64 // RBUCKETS answers used to narrow mismatches
+	ScanPages  uint64 // RSCAN and RBSCAN pages asked for
+	Scanned    uint64 // scan entries (keys and versions) received
+	// PeakStepKeys is the most distinct keys one repair step has held in
+	// memory; it stays at or under Config.MaxScanKeys.
+	PeakStepKeys uint64
 }
 
 // Report is what one pass (or one partition) checked and fixed.
@@ -53,6 +60,8 @@ type Report struct {
 	Bytes      int64         // their key and value bytes
 	Failed     int           // partitions whose check or repair failed
 	Skipped    int           // partitions with fewer than two owners up
+	Scanned    int           // scan entries (keys and versions) received
+	PeakKeys   int           // most distinct keys one repair step held
 	Duration   time.Duration // wall time of the pass
 }
 
@@ -63,6 +72,8 @@ func (r *Report) add(o Report) {
 	r.Bytes += o.Bytes
 	r.Failed += o.Failed
 	r.Skipped += o.Skipped
+	r.Scanned += o.Scanned
+	r.PeakKeys = max(r.PeakKeys, o.PeakKeys)
 }
 
 // NewAntiEntropy returns an anti-entropy runner over nodes, comparing the
@@ -130,6 +141,7 @@ func (a *AntiEntropy) Stats() AntiEntropyStats {
 		Checked: a.stats.checked.Load(), Mismatched: a.stats.mismatched.Load(),
 		Keys: a.stats.keys.Load(), Bytes: a.stats.bytes.Load(),
 		Failures: a.stats.failures.Load(), Skipped: a.stats.skipped.Load(),
+		Buckets: a.stats.buckets.Load(), ScanPages: a.stats.scans.Load(), Scanned: a.stats.scanned.Load(), PeakStepKeys: a.stats.peakKeys.Load(),
 	}
 }
 
@@ -174,7 +186,7 @@ func (a *AntiEntropy) Partition(ctx context.Context, r *ring.Ring, p uint32) (Re
 	}
 	rep := Report{Partitions: 1}
 	a.stats.checked.Add(1)
-	same, err := a.digestsAgree(ctx, r.Epoch(), p, owners)
+	counts, same, err := a.digestsAgree(ctx, r.Epoch(), p, owners)
 	if err != nil || same {
 		if err != nil {
 			a.stats.failures.Add(1)
@@ -184,10 +196,10 @@ func (a *AntiEntropy) Partition(ctx context.Context, r *ring.Ring, p uint32) (Re
 	}
 	rep.Mismatched = 1
 	a.stats.mismatched.Add(1)
-	keys, bytes, err := a.repair(ctx, r.Epoch(), p, owners)
-	rep.Keys, rep.Bytes = keys, bytes
-	a.stats.keys.Add(uint64(keys))
-	a.stats.bytes.Add(uint64(bytes))
+	fixed, err := a.repair(ctx, r.Epoch(), p, owners, counts)
+	rep.Keys, rep.Bytes, rep.Scanned, rep.PeakKeys = fixed.Keys, fixed.Bytes, fixed.Scanned, fixed.PeakKeys
+	a.stats.keys.Add(uint64(fixed.Keys))
+	a.stats.bytes.Add(uint64(fixed.Bytes))
 	if err != nil {
 		a.stats.failures.Add(1)
 		rep.Failed = 1
@@ -213,23 +225,26 @@ func (a *AntiEntropy) upOwners(r *ring.Ring, p uint32) []string {
 	return ids
 }
 
-// digestsAgree asks every owner for its digest. An owner that fails to
-// answer makes the check fail: a repair without it could not see its keys.
-func (a *AntiEntropy) digestsAgree(ctx context.Context, epoch uint64, p uint32, owners []string) (bool, error) {
+// digestsAgree asks every owner for its digest, and returns their entry
+// counts. An owner that fails to answer makes the check fail: a repair
+// without it could not see its keys.
+func (a *AntiEntropy) digestsAgree(ctx context.Context, epoch uint64, p uint32, owners []string) ([]uint64, bool, error) {
 	var first protocol.DigestReply
+	counts := make([]uint64, len(owners))
 	same := true
 	for i, id := range owners {
 		cctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 		d, err := a.nodes.Digest(cctx, id, protocol.Digest{ReplicaHeader: protocol.ReplicaHeader{Epoch: epoch}, Partition: p})
 		cancel()
 		if err != nil {
-			return false, fmt.Errorf("cannot get digest of partition %d from node %s: %w", p, id, err)
+			return nil, false, fmt.Errorf("cannot get digest of partition %d from node %s: %w", p, id, err)
 		}
+		counts[i] = d.Keys
 		if i == 0 {
 			first = d
 		} else if d.Keys != first.Keys || d.Digest != first.Digest {
 			same = false
 		}
 	}
-	return same, nil
+	return counts, same, nil
 }

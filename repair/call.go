@@ -12,7 +12,8 @@ import (
 // storage nodes; *link.Pool implements it.
 type Nodes interface {
 	replica.Backend
-	// Scan returns one RSCAN page; its entries belong to the caller.
+	// Scan returns one RSCAN (or, for a bucket, RBSCAN) page; its entries
+	// belong to the caller.
 	Scan(ctx context.Context, node string, s protocol.Scan) (protocol.ScanReply, error)
 	// Digest returns a partition's RDIGEST.
 	Digest(ctx context.Context, node string, d protocol.Digest) (protocol.DigestReply, error)
@@ -22,6 +23,9 @@ type Nodes interface {
 	// Drop sends RDROP; a refusal is a WRONG_EPOCH error with the node's
 	// epoch in the reply.
 	Drop(ctx context.Context, node string, d protocol.Drop) (protocol.DropReply, error)
+	// Buckets returns the RBUCKETS digests of a bucket's sub-buckets,
+	// b.Count() of them; the reply belongs to the caller.
+	Buckets(ctx context.Context, node string, b protocol.Buckets) (protocol.BucketsReply, error)
 }
 
 // sendWait sends items to node through b and waits for the reply. The

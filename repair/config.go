@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/distridata/distridata/protocol"
 )
 
 // Defaults, each with the reason for its value.
@@ -46,9 +48,16 @@ const (
 	DefaultMoveBytesPerSec = 32 << 20
 	// DefaultScanPage keys per RSCAN page.
 	DefaultScanPage = 1024
-	// DefaultMaxScanKeys bounds the keys of one partition merged in memory
-	// by anti-entropy (about 100 bytes each).
-	DefaultMaxScanKeys = 1 << 20
+	// DefaultMaxScanKeys bounds the keys one anti-entropy repair step
+	// merges in memory (about 100 bytes each, so ~400 KiB): a mismatching
+	// bucket whose owners hold more is split further. Small, because the
+	// keys of a step are also what crosses the network: a 4096-key bucket
+	// costs ~160 KiB of scan per owner, an RBUCKETS split 4 KiB.
+	DefaultMaxScanKeys = 4096
+	// DefaultBucketSplit: each RBUCKETS cuts a bucket 2^8 = 256 ways, a
+	// 4 KiB reply per owner, so a partition of a million keys per owner
+	// reaches 4096-key buckets in one level and any size in a few.
+	DefaultBucketSplit = 8
 	// DefaultMoveRetries: a moving partition whose copy fails is retried
 	// this many times, from the last key copied, before Move gives up.
 	DefaultMoveRetries = 5
@@ -99,8 +108,13 @@ type Config struct {
 	MoveItemsPerSec, MoveBytesPerSec float64
 	// ScanPage is the RSCAN page size, in keys (at most 65535).
 	ScanPage int
-	// MaxScanKeys bounds the keys of one partition anti-entropy merges.
+	// MaxScanKeys bounds the distinct keys one anti-entropy repair step
+	// holds in memory, whatever the partition's size; bigger mismatching
+	// buckets are split further (see BucketSplit).
 	MaxScanKeys int
+	// BucketSplit: each RBUCKETS splits a mismatching bucket into
+	// 2^BucketSplit sub-buckets (1..protocol.MaxBucketSplit).
+	BucketSplit int
 	// MoveRetries is the number of retries of a failing partition copy.
 	MoveRetries int
 	// WriteQuorum is the daemon's W (see DefaultWriteQuorum).
@@ -136,6 +150,7 @@ func DefaultConfig() Config {
 		MoveBytesPerSec:      DefaultMoveBytesPerSec,
 		ScanPage:             DefaultScanPage,
 		MaxScanKeys:          DefaultMaxScanKeys,
+		BucketSplit:          DefaultBucketSplit,
 		MoveRetries:          DefaultMoveRetries,
 		WriteQuorum:          DefaultWriteQuorum,
 		DropGrace:            DefaultDropGrace,
@@ -174,6 +189,8 @@ func (c Config) Validate() error {
 		return bad("ScanPage", c.ScanPage)
 	case c.MaxScanKeys < 1:
 		return bad("MaxScanKeys", c.MaxScanKeys)
+	case c.BucketSplit < 1 || c.BucketSplit > protocol.MaxBucketSplit:
+		return bad("BucketSplit", c.BucketSplit)
 	case c.MoveRetries < 0:
 		return bad("MoveRetries", c.MoveRetries)
 	case c.WriteQuorum < 1:

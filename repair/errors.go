@@ -11,8 +11,9 @@ var (
 	// ErrBadReply: a node answered with a result count that does not match
 	// the request.
 	ErrBadReply = errors.New("repair: malformed reply")
-	// ErrTooManyKeys: a partition holds more keys than Config.MaxScanKeys,
-	// so anti-entropy will not merge it in memory.
+	// ErrTooManyKeys: more than Config.MaxScanKeys keys of a partition
+	// share one 64-bit key hash, so no bucket split can make a step small
+	// enough to merge in memory.
 	ErrTooManyKeys = errors.New("repair: partition has too many keys to compare")
 	// ErrTooFewSources: too few current owners of a moving partition are
 	// up to be sure that every acknowledged write is copied.

@@ -163,3 +163,56 @@ func TestBucketsOverWire(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkBucketPass is the node's cost of one RBUCKETS (split 8) and of
+// one RBSCAN page of a 1/256 bucket over a 50,000-key partition: each
+// reads the whole partition, which sets anti-entropy's node-side cost.
+func BenchmarkBucketPass(b *testing.B) {
+	for name, open := range map[string]func() Engine{
+		"memory": func() Engine { return NewMemory() },
+		"pebble": func() Engine {
+			e, err := OpenPebble(b.TempDir(), PebbleOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return e
+		},
+	} {
+		e := open()
+		ops := make([]Op, 0, 1000)
+		for i := range 50_000 {
+			ops = append(ops, put(7, fmt.Sprintf("key-%06d", i), ver(uint64(i+1), 1), "value-of-some-bytes"))
+			if len(ops) == cap(ops) {
+				if err := e.Apply(ops, make([]Outcome, len(ops)), false); err != nil {
+					b.Fatal(err)
+				}
+				ops = ops[:0]
+			}
+		}
+		out := make([]protocol.BucketDigest, 256)
+		b.Run(name+"/buckets", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := e.Buckets(7, protocol.Bucket{}, 8, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/scan-bucket", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.ScanBucket(7, protocol.Bucket{Prefix: 3, Bits: 8}, nil, 1024, func(Entry) bool { return true }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/digest", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := e.Digest(7); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		e.Close()
+	}
+}
