@@ -10,10 +10,13 @@
 //     those keys). A replay goroutine sends each node's hints, throttled,
 //     as versioned RPUT/RDEL once the node is up, and deletes each hint
 //     the node acknowledges (OK, or SUPERSEDED: it already has newer).
-//   - Anti-entropy (antientropy.go): per partition, compare the owners'
-//     RDIGESTs; on a mismatch, scan every owner's keys and versions,
-//     merge, fetch the newest value of each key from an owner that has it
-//     and write it, with its version, to the owners that lack it.
+//   - Anti-entropy (antientropy.go, merge.go): per partition, compare the
+//     owners' RDIGESTs; on a mismatch, narrow it down through hash buckets
+//     (RBUCKETS) until a differing bucket fits Config.MaxScanKeys, scan
+//     that bucket's keys and versions on every owner, merge, fetch the
+//     newest value of each key from an owner that has it and write it,
+//     with its version, to the owners that lack it. Memory per step is
+//     bounded by MaxScanKeys keys, whatever the partition's size.
 //     Versioned writes make every repair safe against concurrent writes: a
 //     node answers SUPERSEDED instead of going back in time.
 //   - Rebalancing (rebalance.go): for a ring change, the coordinator
