@@ -69,6 +69,9 @@ func (d *driver) schedule(next *time.Duration) (spent bool, err error) {
 func (d *driver) appendDue(buf []byte, next *time.Duration, now time.Duration) (_ []byte, n int, more bool) {
 	for _, slot := range d.taken {
 		at := *next
+		if at >= d.run.stopAt { // a late batch must not spill past the schedule's end
+			break
+		}
 		measured := at >= d.run.measureFrom
 		if measured && d.run.reserve(1) == 0 {
 			return buf, n, false
