@@ -7,7 +7,7 @@ import (
 )
 
 // MPut writes every kv with its own fresh version and waits for each key's
-// own quorum of w acks (0: Config.W). All of a node's items travel in one
+// own quorum of w acks (0: the default W). All of a node's items travel in one
 // Send (one RBATCH). out must have len(kvs); out[i] gets key i's status and
 // assigned version. A key that fails does not fail the others.
 func (c *Coordinator) MPut(ctx context.Context, kvs []protocol.KV, w int, out []protocol.ItemStatus) {
@@ -19,12 +19,13 @@ func (c *Coordinator) MPut(ctx context.Context, kvs []protocol.KV, w int, out []
 	if len(kvs) == 0 {
 		return
 	}
-	need, err := c.admitBatch(w, c.cfg.W, len(kvs))
+	t := c.tun.Load()
+	need, err := c.admitBatch(w, t.W, len(kvs))
 	if err != nil {
 		fillStatus(out, err)
 		return
 	}
-	o := c.newOp(c.ring.Load(), false)
+	o := c.newOp(c.ring.Load(), t, false)
 	for _, kv := range kvs {
 		o.addKey(kv.Key, protocol.ItemPut, c.newVersion(), kv.Value, need)
 		o.rejectBadKey(kv.Key)
@@ -56,7 +57,7 @@ func (c *Coordinator) retryBatch(ctx context.Context, o *op, out []protocol.Item
 	o2.release()
 }
 
-// MGet reads every key with its own quorum of r answers (0: Config.R),
+// MGet reads every key with its own quorum of r answers (0: the default R),
 // repairing stale replicas as Get does; one Send per node carries all its
 // items. out must have len(keys); out[i] gets key i's status (OK or
 // NOT_FOUND with the tombstone's version, or a failure), version and
@@ -70,12 +71,13 @@ func (c *Coordinator) MGet(ctx context.Context, keys [][]byte, r int, out []prot
 	if len(keys) == 0 {
 		return
 	}
-	need, err := c.admitBatch(r, c.cfg.R, len(keys))
+	t := c.tun.Load()
+	need, err := c.admitBatch(r, t.R, len(keys))
 	if err != nil {
 		fillStatus(out, err)
 		return
 	}
-	o := c.newOp(c.ring.Load(), true)
+	o := c.newOp(c.ring.Load(), t, true)
 	for _, key := range keys {
 		o.addKey(key, protocol.ItemGet, protocol.Version{}, nil, need)
 		o.rejectBadKey(key)

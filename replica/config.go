@@ -23,6 +23,8 @@ const (
 )
 
 // Config tunes a Coordinator. Use DefaultConfig and change what you need.
+// W, R, Timeout and ReadRepair can change later (Coordinator.SetTunables);
+// the rest is fixed for the Coordinator's life.
 type Config struct {
 	// N is the number of replicas of every key; it must equal the ring's
 	// Replicas(). Zero is invalid.

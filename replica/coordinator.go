@@ -23,6 +23,7 @@ type Coordinator struct {
 	clock *protocol.Clock
 	log   *slog.Logger
 	ring  atomic.Pointer[ring.Ring]
+	tun   atomic.Pointer[Tunables] // W, R, Timeout, ReadRepair: loaded once per request
 	stats counters
 	limit rateLimiter
 	// behindLog rate-limits the "this daemon's ring is stale" line (epoch.go).
@@ -57,6 +58,8 @@ func New(cfg Config, r *ring.Ring, b Backend, clock *protocol.Clock) (*Coordinat
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.gate.Store(&writeGate{})
+	t := cfg.tunables()
+	c.tun.Store(&t)
 	if err := c.SetRing(r); err != nil {
 		return nil, err
 	}
@@ -95,8 +98,9 @@ func (c *Coordinator) Close() {
 }
 
 // Put writes value under key with a fresh version and waits for w acks
-// (0: Config.W). It returns the version assigned, also on failure: with
-// ErrTimeout or ErrPartial the write may still be applied under it.
+// (0: the default W, see Tunables). It returns the version assigned, also
+// on failure: with ErrTimeout or ErrPartial the write may still be
+// applied under it.
 func (c *Coordinator) Put(ctx context.Context, key, value []byte, w int) (protocol.Version, error) {
 	c.stats.puts.Add(1)
 	return c.write(ctx, protocol.ItemPut, key, value, w)
@@ -109,14 +113,15 @@ func (c *Coordinator) Del(ctx context.Context, key []byte, w int) (protocol.Vers
 }
 
 func (c *Coordinator) write(ctx context.Context, kind protocol.ItemKind, key, value []byte, w int) (protocol.Version, error) {
-	need, err := c.admit(w, c.cfg.W)
+	t := c.tun.Load()
+	need, err := c.admit(w, t.W)
 	if err == nil {
 		err = checkKey(key)
 	}
 	if err != nil {
 		return protocol.Version{}, err
 	}
-	o := c.newOp(c.ring.Load(), false)
+	o := c.newOp(c.ring.Load(), t, false)
 	v := c.newVersion()
 	o.addKey(key, kind, v, value, need)
 	o.plan()
@@ -132,21 +137,22 @@ func (c *Coordinator) write(ctx context.Context, kind protocol.ItemKind, key, va
 	return v, err
 }
 
-// Get reads key from r replicas (0: Config.R) and returns the newest
+// Get reads key from r replicas (0: the default R) and returns the newest
 // version's value, after writing that version back to the stale ones that
 // answered (blocking read repair). A deleted key gives ErrNotFound with the
 // tombstone's version; a key never written gives ErrNotFound and a zero
 // version. The value belongs to the caller.
 func (c *Coordinator) Get(ctx context.Context, key []byte, r int) ([]byte, protocol.Version, error) {
 	c.stats.gets.Add(1)
-	need, err := c.admit(r, c.cfg.R)
+	t := c.tun.Load()
+	need, err := c.admit(r, t.R)
 	if err == nil {
 		err = checkKey(key)
 	}
 	if err != nil {
 		return nil, protocol.Version{}, err
 	}
-	o := c.newOp(c.ring.Load(), true)
+	o := c.newOp(c.ring.Load(), t, true)
 	o.addKey(key, protocol.ItemGet, protocol.Version{}, nil, need)
 	o.plan()
 	o.run(ctx)

@@ -83,7 +83,7 @@ func (c *Coordinator) retryStale(ctx context.Context, o *op, value func(i int) [
 	if nr == nil {
 		return nil
 	}
-	o2 := c.newOp(nr, o.read)
+	o2 := c.newOp(nr, o.tun, o.read) // the same request: the same settings
 	for _, i := range stale {
 		k := &o.keys[i]
 		o2.addKey(o.key(i), k.kind, k.version, value(i), k.need-o.extraNeed(i))

@@ -38,7 +38,7 @@ func (o *op) run(parent context.Context) {
 	}
 	o.phase = phaseRepair
 	o.pickNewest()
-	if o.c.cfg.ReadRepair && !expired {
+	if o.tun.ReadRepair && !expired {
 		o.planRepairs()
 	}
 	o.repairs = o.nsUsed - n
@@ -64,7 +64,7 @@ func (o *op) run(parent context.Context) {
 func (o *op) contexts(parent context.Context) (context.Context, time.Time) {
 	dl, ok := parent.Deadline()
 	if !ok {
-		dl = time.Now().Add(o.c.cfg.Timeout)
+		dl = time.Now().Add(o.tun.Timeout)
 	}
 	if o.read {
 		if ok { // the caller's Done closes at dl: no child context needed

@@ -27,6 +27,7 @@ type op struct {
 	read       bool // GET/MGET (and background repairs), else PUT/DEL/MPUT
 	background bool // a background repair: waits for every owner, schedules no more
 	ring       *ring.Ring
+	tun        *Tunables // the settings in force when the request started
 	hdr        protocol.ReplicaHeader
 
 	mu         sync.Mutex
@@ -133,9 +134,9 @@ var opPool = sync.Pool{New: func() any {
 	return &op{wake: make(chan struct{}, 1), byNode: make(map[uint16]*nodeSend)}
 }}
 
-func (c *Coordinator) newOp(r *ring.Ring, read bool) *op {
+func (c *Coordinator) newOp(r *ring.Ring, t *Tunables, read bool) *op {
 	o := opPool.Get().(*op)
-	o.c, o.ring, o.read = c, r, read
+	o.c, o.ring, o.tun, o.read = c, r, t, read
 	o.refs.Store(1)
 	if !read {
 		o.enterWrite()
@@ -176,7 +177,7 @@ func (o *op) reset() {
 	o.beginPhase()
 	o.keys, o.slots, o.arena = o.keys[:0], o.slots[:0], o.arena[:0]
 	o.nsUsed, o.phaseStart, o.undecided, o.repairs = 0, 0, 0, 0
-	o.c, o.ring, o.hdr, o.phase = nil, nil, protocol.ReplicaHeader{}, phasePlan
+	o.c, o.ring, o.tun, o.hdr, o.phase = nil, nil, nil, protocol.ReplicaHeader{}, phasePlan
 	o.read, o.background, o.abort, o.move, o.waitCtx = false, false, nil, nil, nil
 	select {
 	case <-o.wake:

@@ -94,9 +94,10 @@ func (c *Coordinator) scheduleRepair(key []byte) {
 // repairKey is the body of a background repair, bounded by Timeout. It
 // reads on the ring current now, which is the right one to repair.
 func (c *Coordinator) repairKey(key []byte) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+	t := c.tun.Load()
+	ctx, cancel := context.WithTimeout(context.Background(), t.Timeout)
 	defer cancel()
-	o := c.newOp(c.ring.Load(), true)
+	o := c.newOp(c.ring.Load(), t, true)
 	o.background = true
 	o.addKey(key, protocol.ItemGet, protocol.Version{}, nil, 1)
 	o.plan()

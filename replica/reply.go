@@ -149,7 +149,7 @@ func (o *op) onLateReply(ns *nodeSend, rep Reply) {
 		o.onLateWriteReply(ns, rep)
 		return
 	}
-	if !o.read || o.background || !o.c.cfg.ReadRepair || rep.Err != nil || len(rep.Results) != len(ns.items) {
+	if !o.read || o.background || !o.tun.ReadRepair || rep.Err != nil || len(rep.Results) != len(ns.items) {
 		return
 	}
 	for i, si := range ns.slots {
