@@ -42,6 +42,11 @@ type Rebalancer struct {
 	coord Mover
 	limit *Limiter
 	state *RingState // nil: progress and drops live in memory only
+	// writeQuorum is the smallest W a write may have been acknowledged
+	// under since start: cfg.WriteQuorum, lowered by LowerWriteQuorum
+	// when a reload lowers the daemon's W, and never raised, since
+	// writes made under the lower W may still sit on that few owners.
+	writeQuorum atomic.Int64
 
 	mu       sync.Mutex // held by Move; guards progress, moved and target
 	target   uint64     // Hash of the ring progress is for
@@ -108,9 +113,11 @@ func NewRebalancer(cfg Config, nodes Nodes, coord Mover) (*Rebalancer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Rebalancer{cfg: cfg, log: cfg.logger(), nodes: nodes, coord: coord,
+	rb := &Rebalancer{cfg: cfg, log: cfg.logger(), nodes: nodes, coord: coord,
 		limit: NewLimiter(cfg.MoveItemsPerSec, cfg.MoveBytesPerSec), progress: map[srcKey]*cursor{},
-		drops: dropQueue{limit: NewLimiter(cfg.DropPartitionsPerSec, 1<<62)}}, nil
+		drops: dropQueue{limit: NewLimiter(cfg.DropPartitionsPerSec, 1<<62)}}
+	rb.writeQuorum.Store(int64(cfg.WriteQuorum))
+	return rb, nil
 }
 
 // UseState makes the rebalancer save its progress and drops in s, and
@@ -118,6 +125,18 @@ func NewRebalancer(cfg Config, nodes Nodes, coord Mover) (*Rebalancer, error) {
 func (rb *Rebalancer) UseState(s *RingState, saved SavedState) {
 	rb.state = s
 	rb.drops.load(saved)
+}
+
+// LowerWriteQuorum records that writes may now be acknowledged by only w
+// owners, so later copies read from more sources; a w above the current
+// value changes nothing. Any goroutine.
+func (rb *Rebalancer) LowerWriteQuorum(w int) {
+	for {
+		cur := rb.writeQuorum.Load()
+		if int64(w) >= cur || w < 1 || rb.writeQuorum.CompareAndSwap(cur, int64(w)) {
+			return
+		}
+	}
 }
 
 // Stats returns the cumulative counters.
@@ -280,7 +299,7 @@ func (rb *Rebalancer) copyPartition(ctx context.Context, epoch uint64, m ring.Mo
 			sources = append(sources, id)
 		}
 	}
-	if need := len(m.From) - rb.cfg.WriteQuorum + 1; len(sources) < need {
+	if need := len(m.From) - int(rb.writeQuorum.Load()) + 1; len(sources) < need {
 		return fmt.Errorf("%d of %d owners up, need %d: %w", len(sources), len(m.From), need, ErrTooFewSources)
 	}
 	for _, src := range sources {

@@ -143,3 +143,22 @@ func TestRebalanceResumesAfterFailure(t *testing.T) {
 		}
 	}
 }
+
+// After a reload lowers W, a copy needs more sources (writes may sit on
+// fewer owners), and a later raise does not undo that.
+func TestRebalanceLowerWriteQuorum(t *testing.T) {
+	c := newCluster(t, 4, func(cfg *Config) { cfg.MoveRetries = 0; cfg.WriteQuorum = 2 })
+	old := c.coord.Ring()
+	c.writeKeys(0, 100, "v")
+	rb, err := NewRebalancer(c.rcfg, c.pool, c.coord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb.LowerWriteQuorum(1)
+	rb.LowerWriteQuorum(2) // no effect: writes under W=1 may exist
+	c.kill(c.node("n1"))
+	waitFor(t, "n1 marked down", 5*time.Second, func() bool { return !c.pool.Up("n1") })
+	if _, err := rb.Move(ctxFor(t, 10*time.Second), old, c.ring(old.Epoch()+1, 4)); !errors.Is(err, ErrTooFewSources) {
+		t.Fatalf("move with a source down after W fell to 1: %v, want ErrTooFewSources", err)
+	}
+}
