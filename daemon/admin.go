@@ -124,7 +124,8 @@ func (d *Daemon) Ready() error {
 		return errors.New("draining: shutting down")
 	}
 	r := d.coord.Ring()
-	need := max(d.cfg.Replica.W, d.cfg.Replica.R)
+	tun := d.coord.Tunables()
+	need := max(tun.W, tun.R)
 	nodes := r.Nodes()
 	down := make([]bool, len(nodes))
 	anyDown := false

@@ -11,17 +11,17 @@ import (
 // window slot and hands the request to a worker goroutine. n is the frame size.
 // Loop only.
 func (s *session) dispatch(f *protocol.Frame, n int, now int64) string {
-	fe := s.fe
+	fe, t := s.fe, s.tun
 	charge := int64(len(f.Body) + requestOverhead)
 	// Replies queued for slow readers count too: they are memory the
 	// daemon holds until those clients read.
-	if fe.m.memInFlight.Add(charge)+fe.m.memOutput.Load() > fe.cfg.MemoryBudget {
+	if fe.m.memInFlight.Add(charge)+fe.m.memOutput.Load() > t.memoryBudget {
 		fe.m.memInFlight.Add(-charge)
 		fe.m.busy.Add(1)
 		s.queueStatus(f.Op, f.ID, protocol.StatusBusy)
 		return ""
 	}
-	buf, body, err := copyBody(f, fe.cfg.Limits.MaxFrameSize)
+	buf, body, err := copyBody(f, t.limits.MaxFrameSize)
 	if err != nil {
 		fe.m.memInFlight.Add(-charge)
 		return s.refuse(f.Header, err, f.Body)
@@ -32,8 +32,8 @@ func (s *session) dispatch(f *protocol.Frame, n int, now int64) string {
 		charge += extra
 	}
 	r := getRequest()
-	r.s, r.op, r.id, r.start, r.buf, r.window, r.charge = s, f.Op, f.ID, now, buf, n, charge
-	if err := r.decode(body, &fe.cfg.Limits); err != nil {
+	r.s, r.tun, r.op, r.id, r.start, r.buf, r.window, r.charge = s, t, f.Op, f.ID, now, buf, n, charge
+	if err := r.decode(body, &t.limits); err != nil {
 		putBuf(r.buf)
 		r.free()
 		fe.m.memInFlight.Add(-charge)

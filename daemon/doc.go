@@ -45,8 +45,12 @@
 // /debug/pprof/. Config.TLSListen serves clients over crypto/tls on net:
 // a reader and a writer goroutine per connection stand in for the loop
 // and use the same session code (tls.go). Reload applies a membership
-// change through the rebalancer at epoch+1; other fields need a restart
-// (reload.go).
+// change through the rebalancer at epoch+1, then the live settings
+// (limits, windows, budgets, timeouts, token, default quorums): they sit
+// in an immutable snapshot behind an atomic pointer (tunables.go) that a
+// loop loads once per wake-up, a request keeps from admission to reply,
+// and the sweeper loads once per tick. Fields that size what is built
+// need a restart (reload.go).
 //
 // # Goroutines
 //

@@ -38,7 +38,7 @@ type OwnerReplica struct {
 // Explain looks key up in the current ring and asks each of its owners,
 // concurrently and within ctx, which version it holds.
 func (d *Daemon) Explain(ctx context.Context, key []byte) (Explanation, error) {
-	if err := d.cfg.Limits.CheckKey(key); err != nil {
+	if err := d.fe.tun.Load().limits.CheckKey(key); err != nil {
 		return Explanation{}, fmt.Errorf("cannot explain key: %w", err)
 	}
 	r := d.coord.Ring()

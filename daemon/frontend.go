@@ -33,14 +33,14 @@ const drainPoll = 2 * time.Millisecond
 type frontend struct {
 	gnet.BuiltinEventEngine
 
-	cfg       Config // with defaults applied
+	cfg       Config // with defaults applied; its live fields are read from tun
+	tun       atomic.Pointer[tunables]
 	store     Store
 	clock     *protocol.Clock
 	epoch     func() uint64
 	moreStats func(*bytes.Buffer) // appends replica and link lines; may be nil
 	log       *slog.Logger
 	m         metrics
-	sweep     time.Duration
 
 	eng     gnet.Engine // set in OnBoot, before booted is closed
 	addr    string      // likewise
@@ -72,12 +72,12 @@ func startFrontend(cfg Config, store Store, clock *protocol.Clock, epoch func() 
 	fe := &frontend{
 		cfg: cfg, store: store, clock: clock, epoch: epoch, moreStats: moreStats,
 		log:      cfg.Logger.With("component", "frontend"),
-		sweep:    sweepInterval(cfg),
 		booted:   make(chan struct{}),
 		runDone:  make(chan struct{}),
 		sessions: make(map[*session]struct{}),
 		watch:    newOutputWatch(),
 	}
+	fe.tun.Store(newTunables(cfg))
 	fe.baseCtx, fe.cancelBase = context.WithCancel(context.Background())
 	opts := []gnet.Option{
 		gnet.WithMulticore(cfg.EventLoops == 0),
@@ -101,13 +101,10 @@ func startFrontend(cfg Config, store Store, clock *protocol.Clock, epoch func() 
 	}
 }
 
-func sweepInterval(cfg Config) time.Duration {
-	d := cfg.FrameTimeout
-	if cfg.IdleTimeout > 0 {
-		d = min(d, cfg.IdleTimeout)
-	}
-	return min(max(d/4, minSweep), maxSweep)
-}
+// setTunables makes cfg's live settings those of new connections,
+// wake-ups and requests; cfg has its defaults applied and passed Check.
+// Any goroutine (Reload).
+func (fe *frontend) setTunables(cfg Config) { fe.tun.Store(newTunables(cfg)) }
 
 // OnBoot records the engine and the bound address (port 0 resolved).
 func (fe *frontend) OnBoot(eng gnet.Engine) gnet.Action {
@@ -142,7 +139,7 @@ func boundAddr(eng gnet.Engine, fallback string) string {
 // daemon is full or draining.
 func (fe *frontend) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	// Add first, then check: loops open connections concurrently.
-	if n := fe.m.connsOpen.Add(1); n > int64(fe.cfg.MaxConns) || fe.draining.Load() {
+	if n := fe.m.connsOpen.Add(1); n > int64(fe.tun.Load().maxConns) || fe.draining.Load() {
 		fe.m.connsOpen.Add(-1)
 		fe.m.connsRejected.Add(1)
 		fe.m.countStatus(protocol.StatusBusy)
@@ -185,9 +182,10 @@ func (fe *frontend) OnClose(c gnet.Conn, err error) gnet.Action {
 // through Conn.Close, which is safe off the loop.
 func (fe *frontend) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
+	t := fe.tun.Load()
 	fe.regMu.Lock()
 	for s := range fe.sessions {
-		if reason, counter := s.expired(now); reason != "" && s.decideClose(reason) {
+		if reason, counter := s.expired(now, t); reason != "" && s.decideClose(reason) {
 			counter.Add(1)
 			fe.victims = append(fe.victims, s)
 		}
@@ -198,7 +196,7 @@ func (fe *frontend) OnTick() (time.Duration, gnet.Action) {
 		fe.victims[i] = nil
 	}
 	fe.victims = fe.victims[:0]
-	return fe.sweep, gnet.None
+	return t.sweepInterval(), gnet.None
 }
 
 // statsText renders STATS: the front end's counters, then the store's.

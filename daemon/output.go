@@ -77,27 +77,27 @@ func (h *hints) slot(op protocol.Opcode) *int {
 }
 
 // replyEstimate is the reply bytes a request op is charged while in
-// flight. Caller holds s.mu.
+// flight. Loop only; caller holds s.mu.
 func (s *session) replyEstimate(op protocol.Opcode) int {
 	switch op {
 	case protocol.OpPut, protocol.OpDel:
 		return writeReplySize
 	case protocol.OpMPut:
-		return protocol.HeaderSize + 2 + s.fe.cfg.Limits.MaxBatchKeys*(1+protocol.VersionSize)
+		return protocol.HeaderSize + 2 + s.tun.limits.MaxBatchKeys*(1+protocol.VersionSize)
 	}
 	if p := s.hints.slot(op); p != nil && *p > 0 {
 		return *p
 	}
-	return s.fe.cfg.OutputWindow // unknown: admitted alone
+	return s.tun.outputWindow // unknown: admitted alone
 }
 
 // outputAdmits reports whether a request whose reply is estimated at est
 // bytes fits the output window: the queue must be below the window, and
 // the queue plus the replies in flight plus est within it, unless
 // nothing is in flight (so a reply larger than the window still gets
-// through). Caller holds s.mu.
+// through). Loop only; caller holds s.mu.
 func (s *session) outputAdmits(est int) bool {
-	w := s.fe.cfg.OutputWindow
+	w := s.tun.outputWindow
 	queued := len(s.out) + int(s.outBuffered.Load())
 	if queued >= w {
 		return false
@@ -134,7 +134,7 @@ func (s *session) observeOutput(c gnet.Conn, now int64) string {
 		o.last = n
 		s.outBuffered.Store(int64(n))
 	}
-	if o.stallSince != 0 && now-o.stallSince > int64(s.fe.cfg.OutputTimeout) {
+	if o.stallSince != 0 && now-o.stallSince > int64(s.tun.outputTimeout) {
 		if s.decideClose(reasonOutputStall) {
 			s.fe.m.outputStalls.Add(1)
 		}

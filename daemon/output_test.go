@@ -60,7 +60,7 @@ func TestFrontOutputWindowPausesAndResumes(t *testing.T) {
 	if n := st.callCount() - 1; n >= gets {
 		t.Fatalf("the store served all %d GETs before the client read any", n)
 	}
-	window := int64(fe.cfg.OutputWindow)
+	window := int64(fe.tun.Load().outputWindow)
 	if q := fe.m.memOutput.Load(); q > window+int64(len(value))+64 {
 		t.Fatalf("%d bytes queued for a client that does not read; window %d", q, window)
 	}
@@ -160,7 +160,7 @@ func TestFrontQueuedOutputChargesMemoryBudget(t *testing.T) {
 func TestInputOverCap(t *testing.T) {
 	cfg := testConfig()
 	smallLimits(&cfg) // 2 MiB inbound cap, 1 MiB frames: 1 MiB of slack
-	s := &session{fe: &frontend{cfg: cfg.withDefaults()}}
+	s := &session{tun: newTunables(cfg.withDefaults())}
 	const frame = 100
 	for _, tc := range []struct {
 		name            string
@@ -179,7 +179,8 @@ func TestInputOverCap(t *testing.T) {
 			t.Errorf("%s: over %v, want %v", tc.name, got, tc.over)
 		}
 	}
-	s.fe.cfg.MaxInboundBuffered = s.fe.cfg.Limits.MaxFrameSize // no slack: the floor applies
+	cfg.MaxInboundBuffered = cfg.Limits.MaxFrameSize // no slack: the floor applies
+	s.tun = newTunables(cfg.withDefaults())
 	s.paused, s.outPaused = true, true
 	if s.inputOverCap(frame+minPausedInput) != "" || s.inputOverCap(frame+minPausedInput+1) == "" {
 		t.Errorf("minPausedInput floor not applied")

@@ -5,15 +5,31 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 
+	"github.com/distridata/distridata/replica"
 	"github.com/distridata/distridata/ring"
 )
 
-// liveFields are the Config fields Reload applies to a running daemon.
-// Every other field is read by event loops, links or background workers
-// without synchronisation (or sizes something already built), so a
-// change to it needs a restart; Reload logs which ones it kept.
-var liveFields = []string{"Nodes"}
+// liveFields are the Config fields Reload applies to a running daemon:
+// the membership; the front end's limits, windows, budgets, timeouts and
+// token (tunables.go); and the replication core's default quorums,
+// request budget and read repair (replica.Tunables). Requests in flight
+// finish with the settings they started with. Every other field sizes
+// something already built (listeners, event loops, worker pool, links,
+// ring, N) or is read without synchronisation, so a change to it needs a
+// restart; Reload logs which ones it kept.
+var liveFields = []string{
+	"Nodes",
+	"Limits", "MaxConns", "IdleTimeout", "FrameTimeout", "DefaultTimeout",
+	"ConnWindow", "ConnWindowBytes", "MaxInboundBuffered", "MaxOutboundBuffered",
+	"OutputWindow", "OutputTimeout", "MemoryBudget", "Token",
+	"Replica.W", "Replica.R", "Replica.Timeout", "Replica.ReadRepair",
+}
+
+// LiveFields names the Config fields a Reload applies without a restart,
+// as "Field" or "Struct.Field" (for `distridata config default`).
+func LiveFields() []string { return slices.Clone(liveFields) }
 
 // reloadIgnored are fields that are not configuration (hooks, loggers)
 // or that Start overrides; Reload never reports them as changed.
@@ -24,16 +40,22 @@ var reloadIgnored = map[string]bool{
 	"Clock": true, // a test hook, never reloaded
 }
 
-// Reload applies cfg to the running daemon: a membership change (nodes
+// Reload applies cfg to the running daemon. A membership change (nodes
 // added, removed, re-addressed, re-weighted or re-zoned) builds the next
 // ring at epoch+1, links its nodes, copies the moving partitions while
 // writes reach both owner sets (the rebalancer), commits the ring and
 // unlinks dropped nodes; requests in flight finish on the ring they
-// started on. Settings that cannot change live are logged and keep their
-// running values. If cfg is invalid or the move fails, the old ring and
-// config keep serving, the failure is logged and counted
-// (reload_failures_total), and the error is returned. Shutdown cancels a
-// reload in progress. Reloads run one at a time; any goroutine.
+// started on. The other live fields (liveFields: limits, windows,
+// budgets, timeouts, the token, default quorums) then apply to requests
+// and connections that start afterwards; requests in flight finish with
+// the settings they started with, and connections that already passed
+// HELLO stay authenticated when the token changes. Settings that cannot
+// change live are logged and keep their running values. If cfg is
+// invalid (alone, or with the running values of those settings) or the
+// move fails, nothing of cfg is applied: the old config keeps serving,
+// the failure is logged and counted (reload_failures_total), and the
+// error is returned. Shutdown cancels a reload in progress. Reloads run
+// one at a time; any goroutine.
 func (d *Daemon) Reload(cfg Config) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
@@ -52,6 +74,10 @@ func (d *Daemon) ReloadFailed(err error) {
 	d.log.Error("reload rejected; the running config stays", "err", err)
 }
 
+// reload validates cfg, and the running config with cfg's live fields,
+// then moves the membership if it changed, and only then applies the
+// other live fields: if anything fails, nothing of cfg is applied.
+// reloadMu held.
 func (d *Daemon) reload(cfg Config) error {
 	if err := d.reloadCtx.Err(); err != nil {
 		return fmt.Errorf("cannot reload: shutting down: %w", err)
@@ -60,16 +86,36 @@ func (d *Daemon) reload(cfg Config) error {
 	if err := cfg.Check(); err != nil {
 		return fmt.Errorf("cannot reload: %w", err)
 	}
+	// What will run: the live fields of cfg with the rest kept, which
+	// must hold together too (W within the running N, say).
+	next := withLiveFields(d.cfg, cfg)
+	if err := next.Check(); err != nil {
+		return fmt.Errorf("cannot reload: with the settings that need a restart kept: %w", err)
+	}
 	if kept := restartFields(d.cfg, cfg); len(kept) > 0 {
 		d.log.Warn("reload: these settings change only at restart; running values kept", "fields", kept)
 	}
+	if err := d.reloadMembers(cfg.Nodes); err != nil {
+		return err
+	}
+	changed := changedLive(d.cfg, next)
+	d.applyTunables(next)
+	d.cfg = next
+	if len(changed) > 0 {
+		d.log.Info("reload: settings applied to new requests and connections", "fields", changed)
+	}
+	return nil
+}
+
+// reloadMembers moves the ring to nodes if the membership differs.
+func (d *Daemon) reloadMembers(nodes []ring.Node) error {
 	cur := d.coord.Ring()
-	if sameMembers(cur.Nodes(), cfg.Nodes) {
+	if sameMembers(cur.Nodes(), nodes) {
 		d.log.Info("reload: membership unchanged", "epoch", cur.Epoch())
 		return nil
 	}
 	// The next ring keeps the running ring's shape: only membership moves.
-	next, err := ring.New(cur.Config(), cfg.Nodes, cur.Epoch()+1)
+	next, err := ring.New(cur.Config(), nodes, cur.Epoch()+1)
 	if err != nil {
 		return fmt.Errorf("%w: cannot reload: %w", ErrConfig, err)
 	}
@@ -81,10 +127,23 @@ func (d *Daemon) reload(cfg Config) error {
 		d.pool.SetNodes(nodeAddrs(cur.Nodes()))
 		return fmt.Errorf("cannot reload: rebalance to epoch %d failed: %w", next.Epoch(), err)
 	}
-	d.cfg.Nodes = slices.Clone(cfg.Nodes)
-	d.log.Info("reload: membership changed", "epoch", next.Epoch(), "nodes", len(cfg.Nodes),
+	d.log.Info("reload: membership changed", "epoch", next.Epoch(), "nodes", len(nodes),
 		"partitions_moved", rep.Partitions, "keys", rep.Keys, "took", rep.Duration)
 	return nil
+}
+
+// applyTunables makes next's live settings those of new requests and
+// connections. The rebalancer learns a lower W before any write can be
+// acknowledged under it. next has passed Check.
+func (d *Daemon) applyTunables(next Config) {
+	if d.repair.reb != nil {
+		d.repair.reb.LowerWriteQuorum(next.Replica.W)
+	}
+	rc := next.Replica
+	if err := d.coord.SetTunables(replica.Tunables{W: rc.W, R: rc.R, Timeout: rc.Timeout, ReadRepair: rc.ReadRepair}); err != nil {
+		panic(fmt.Sprintf("daemon: checked replica tunables refused: %v", err)) // a bug: Check passed
+	}
+	d.fe.setTunables(next)
 }
 
 // sameMembers reports whether two memberships are equal, ignoring order.
@@ -120,4 +179,45 @@ func diffFields(a, b reflect.Value, prefix string, out *[]string) {
 			*out = append(*out, name)
 		}
 	}
+}
+
+// withLiveFields returns old with the live fields taken from new.
+func withLiveFields(old, new Config) Config {
+	out := old
+	o, n := reflect.ValueOf(&out).Elem(), reflect.ValueOf(new)
+	for _, name := range liveFields {
+		o.FieldByIndex(fieldIndex(o.Type(), name)).Set(n.FieldByIndex(fieldIndex(n.Type(), name)))
+	}
+	out.Nodes = slices.Clone(new.Nodes)
+	return out
+}
+
+// changedLive names the live fields, apart from Nodes, that differ.
+func changedLive(old, new Config) []string {
+	var out []string
+	o, n := reflect.ValueOf(old), reflect.ValueOf(new)
+	for _, name := range liveFields {
+		if name == "Nodes" {
+			continue
+		}
+		idx := fieldIndex(o.Type(), name)
+		if !reflect.DeepEqual(o.FieldByIndex(idx).Interface(), n.FieldByIndex(idx).Interface()) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// fieldIndex resolves "Field" or "Struct.Field" in t; a name that does
+// not exist is a bug in liveFields.
+func fieldIndex(t reflect.Type, name string) []int {
+	var idx []int
+	for part := range strings.SplitSeq(name, ".") {
+		f, ok := t.FieldByName(part)
+		if !ok {
+			panic("daemon: liveFields names no Config field " + name)
+		}
+		idx, t = append(idx, f.Index...), f.Type
+	}
+	return idx
 }

@@ -56,7 +56,7 @@ func TestReloadMembership(t *testing.T) {
 
 	good := cfg
 	good.Nodes = all
-	good.MaxConns = 7 // not live: logged, kept
+	good.EventLoops = 3 // not live: logged, kept
 	if err := d.Reload(good); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 // byte slices alias buf, the one copy of the request body.
 type request struct {
 	s        *session
+	tun      *tunables // the settings it was admitted under, to its reply
 	op       protocol.Opcode
 	id       uint64
 	opts     protocol.Options
@@ -64,7 +65,7 @@ func (r *request) deadline(def time.Duration) time.Time {
 // shutdown.
 func (fe *frontend) serve(r *request) {
 	defer fe.workers.Done()
-	ctx, cancel := context.WithDeadline(fe.baseCtx, r.deadline(fe.cfg.DefaultTimeout))
+	ctx, cancel := context.WithDeadline(fe.baseCtx, r.deadline(r.tun.defaultTimeout))
 	var res result
 	q := int(r.opts.Quorum)
 	switch r.op {

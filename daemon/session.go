@@ -32,6 +32,7 @@ type session struct {
 	opened int64 // unix ns; immutable
 
 	// Loop only.
+	tun       *tunables // the settings in force: loaded once per wake-up
 	authed    bool
 	paused    bool            // a window is full; decoding waits (see pauseOp)
 	outPaused bool            // ... and it is the output window (output.go)
@@ -62,7 +63,7 @@ type session struct {
 }
 
 func newSession(fe *frontend, c sessionConn, now int64) *session {
-	s := &session{fe: fe, gc: c, opened: now}
+	s := &session{fe: fe, gc: c, opened: now, tun: fe.tun.Load()}
 	if a := c.RemoteAddr(); a != nil {
 		s.remote = a.String()
 	}
@@ -71,12 +72,7 @@ func newSession(fe *frontend, c sessionConn, now int64) *session {
 }
 
 // maxFrame is the frame limit in force: stricter before HELLO. Loop only.
-func (s *session) maxFrame() int {
-	if s.authed {
-		return s.fe.cfg.Limits.MaxFrameSize
-	}
-	return s.fe.cfg.Limits.MaxPreAuthFrameSize
-}
+func (s *session) maxFrame() int { return s.tun.maxFrame(s.authed) }
 
 // queueStatus queues a reply with an empty body. Loop only.
 func (s *session) queueStatus(op protocol.Opcode, id uint64, st protocol.Status) {
@@ -101,10 +97,10 @@ func (s *session) queueBody(op protocol.Opcode, id uint64, body []byte) {
 // window is the one that refused. Only the loop adds to the windows, so
 // the answer stays true until the loop itself reserves. Loop only.
 func (s *session) admits(op protocol.Opcode, n int) (ok, outputFull bool) {
-	cfg := &s.fe.cfg
+	t := s.tun
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inflight >= cfg.ConnWindow || (s.inflight > 0 && s.inflightBytes+n > cfg.ConnWindowBytes) {
+	if s.inflight >= t.connWindow || (s.inflight > 0 && s.inflightBytes+n > t.connWindowBytes) {
 		return false, false
 	}
 	if !s.outputAdmits(s.replyEstimate(op)) {
@@ -132,7 +128,7 @@ func (s *session) complete(r *request, res *result) {
 	s.mu.Lock()
 	if !s.closed {
 		before := len(s.out)
-		s.out = appendReply(s.out, r, res, s.fe.cfg.Limits.MaxFrameSize)
+		s.out = appendReply(s.out, r, res, r.tun.limits.MaxFrameSize)
 		s.hints.learn(r.op, len(s.out)-before)
 	}
 	s.inflight--
@@ -143,7 +139,7 @@ func (s *session) complete(r *request, res *result) {
 	// output window keeps the sum below the cap unless a reply is far
 	// larger than its estimate; then the connection is closed rather
 	// than let a run of such replies grow the daemon.
-	over := len(s.out)+int(s.outBuffered.Load()) > s.fe.cfg.MaxOutboundBuffered
+	over := len(s.out)+int(s.outBuffered.Load()) > r.tun.maxOutbound
 	if over {
 		s.out = nil
 	}
@@ -177,7 +173,7 @@ func (s *session) flush(c gnet.Conn, now int64) string {
 	s.out = s.spare[:0]
 	s.wakePending = false
 	s.mu.Unlock()
-	if len(b)+c.OutboundBuffered() > s.fe.cfg.MaxOutboundBuffered {
+	if len(b)+c.OutboundBuffered() > s.tun.maxOutbound {
 		// Refuse to copy more into gnet's buffer than the cap allows.
 		if s.decideClose(reasonOutputCap) {
 			s.fe.m.outboundCap.Add(1)
@@ -234,17 +230,17 @@ func (s *session) markClosed() string {
 }
 
 // expired returns why the sweeper should close s, and the counter the
-// close is counted in, or "". Sweeper only.
-func (s *session) expired(now int64) (string, *atomic.Uint64) {
-	cfg := &s.fe.cfg
-	ft := int64(cfg.FrameTimeout)
+// close is counted in, or "", under the settings t of this sweep.
+// Sweeper only.
+func (s *session) expired(now int64, t *tunables) (string, *atomic.Uint64) {
+	ft := int64(t.frameTimeout)
 	if !s.helloDone.Load() && now-s.opened > ft {
 		return "no HELLO within FrameTimeout", &s.fe.m.frameTimeouts
 	}
 	if ps := s.partialSince.Load(); ps != 0 && now-ps > ft {
 		return "partial frame older than FrameTimeout", &s.fe.m.frameTimeouts
 	}
-	if cfg.IdleTimeout > 0 && now-s.lastActive.Load() > int64(cfg.IdleTimeout) {
+	if t.idleTimeout > 0 && now-s.lastActive.Load() > int64(t.idleTimeout) {
 		s.mu.Lock()
 		busy := s.inflight > 0 || len(s.out) > 0
 		s.mu.Unlock()

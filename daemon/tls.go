@@ -145,19 +145,20 @@ func (t *tlsFront) serve(tc *tlsConn) {
 		t.mu.Unlock()
 	}()
 	fe := t.fe
+	tun := fe.tun.Load()
 	// The handshake counts against FrameTimeout, like a missing HELLO.
-	_ = tc.nc.SetDeadline(time.Now().Add(fe.cfg.FrameTimeout))
+	_ = tc.nc.SetDeadline(time.Now().Add(tun.frameTimeout))
 	if err := tc.nc.Handshake(); err != nil {
 		fe.logLimited("TLS handshake failed", "remote", tc.nc.RemoteAddr().String(), "err", err)
 		_ = tc.Close()
 		return
 	}
 	_ = tc.nc.SetDeadline(time.Time{})
-	if n := fe.m.connsOpen.Add(1); n > int64(fe.cfg.MaxConns) || fe.draining.Load() {
+	if n := fe.m.connsOpen.Add(1); n > int64(tun.maxConns) || fe.draining.Load() {
 		fe.m.connsOpen.Add(-1)
 		fe.m.connsRejected.Add(1)
 		fe.m.countStatus(protocol.StatusBusy)
-		_ = tc.nc.SetWriteDeadline(time.Now().Add(fe.cfg.OutputTimeout))
+		_ = tc.nc.SetWriteDeadline(time.Now().Add(tun.outputTimeout))
 		_, _ = tc.nc.Write(protocol.AppendStatusReply(nil, protocol.OpHello, 0, protocol.StatusBusy))
 		_ = tc.Close()
 		return
@@ -188,6 +189,7 @@ func (t *tlsFront) read(s *session, tc *tlsConn) string {
 			return ""
 		}
 		now := time.Now().UnixNano()
+		s.tun = fe.tun.Load() // once per frame, as a gnet loop per wake-up
 		s.lastActive.Store(now)
 		s.markPartial(true, now) // cleared once the frame is whole
 		hb, err := br.Peek(protocol.HeaderSize)
@@ -286,7 +288,7 @@ func (t *tlsFront) flush(s *session, tc *tlsConn) bool {
 		// as a gnet one is.
 		s.outBuffered.Store(int64(len(b)))
 		t.fe.m.memOutput.Add(int64(len(b)))
-		_ = tc.nc.SetWriteDeadline(time.Now().Add(t.fe.cfg.OutputTimeout))
+		_ = tc.nc.SetWriteDeadline(time.Now().Add(t.fe.tun.Load().outputTimeout))
 		_, err := tc.nc.Write(b)
 		t.fe.m.memOutput.Add(-int64(len(b)))
 		s.outBuffered.Store(0)

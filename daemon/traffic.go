@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"time"
 
@@ -20,6 +18,9 @@ func (fe *frontend) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	now := time.Now().UnixNano()
+	// One load of the settings per wake-up: a reload applies from the
+	// next one, and nothing below takes a lock to read them.
+	s.tun = fe.tun.Load()
 	if c.InboundBuffered() > 0 && !s.paused {
 		s.lastActive.Store(now)
 	}
@@ -65,11 +66,11 @@ func (fe *frontend) OnTraffic(c gnet.Conn) gnet.Action {
 // would otherwise hold MaxInboundBuffered of input (and gnet's buffer
 // grows by doubling, so twice that) on top of its replies. Loop only.
 func (s *session) inputOverCap(in int) string {
-	cfg := &s.fe.cfg
+	t := s.tun
 	switch {
-	case in > cfg.MaxInboundBuffered:
+	case in > t.maxInbound:
 		return "unread input over MaxInboundBuffered"
-	case s.outPaused && in-s.pauseN > max(cfg.MaxInboundBuffered-cfg.Limits.MaxFrameSize, minPausedInput):
+	case s.outPaused && in-s.pauseN > max(t.maxInbound-t.limits.MaxFrameSize, minPausedInput):
 		return "unread input past MaxInboundBuffered - MaxFrameSize while replies go unread"
 	}
 	return ""
@@ -223,7 +224,7 @@ func (s *session) hello(f *protocol.Frame) string {
 		err = protocol.ErrVersion
 	case h.Role != protocol.RoleClient:
 		err = ErrRole
-	case !s.fe.tokenOK(h.Token):
+	case !s.tun.tokenOK(h.Token):
 		err = protocol.ErrUnauthorized
 	}
 	if err != nil {
@@ -239,23 +240,11 @@ func (s *session) hello(f *protocol.Frame) string {
 		ServerID: fe.cfg.ID,
 		Clock:    fe.clock.Now(),
 		Epoch:    fe.epoch(),
-		Limits:   fe.cfg.Limits,
+		Limits:   s.tun.limits,
 	}
 	fe.m.countStatus(protocol.StatusOK)
 	s.mu.Lock()
 	s.out = protocol.AppendHelloReply(s.out, f.ID, reply)
 	s.mu.Unlock()
 	return ""
-}
-
-// tokenOK compares the presented token with the configured one in
-// constant time. Hashing first makes the time independent of the
-// lengths too.
-func (fe *frontend) tokenOK(tok []byte) bool {
-	if fe.cfg.Token == "" {
-		return true
-	}
-	a := sha256.Sum256(tok)
-	b := sha256.Sum256([]byte(fe.cfg.Token))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
