@@ -144,3 +144,43 @@ zone = "z3"
 		}
 	}
 }
+
+// The keys `config default` marks [live] are exactly those of the fields
+// a daemon reload applies (daemon.LiveFields).
+func TestConfigLiveKnobsMatchDaemon(t *testing.T) {
+	want := map[string]bool{}
+	for _, f := range daemon.LiveFields() {
+		if ex, ok := knobExempt[f]; ok { // "timeout", "nodes / [[node]]"
+			want[strings.Fields(ex)[0]] = true
+			continue
+		}
+		sec, name, nested := strings.Cut(f, ".")
+		key := kebab(sec)
+		if nested {
+			key += "." + kebab(name)
+		}
+		found := false
+		for _, k := range knobs { // a whole struct (Limits) is live with all its keys
+			if k.key == key || strings.HasPrefix(k.key, key+".") {
+				want[k.key], found = true, true
+			}
+		}
+		if !found {
+			t.Errorf("live field %s has no knob %q", f, key)
+		}
+	}
+	for k := range liveKnobs {
+		if !want[k] {
+			t.Errorf("knob %q is marked live but daemon.LiveFields does not reload it", k)
+		}
+	}
+	for k := range want {
+		if !liveKnobs[k] {
+			t.Errorf("knob %q is reloaded live but not marked so", k)
+		}
+	}
+	_, out, _ := cli(t, "config", "default")
+	if !strings.Contains(out, "# [live] bytes per frame") || !strings.Contains(out, "# [restart] gnet event loops") {
+		t.Errorf("config default does not mark live and restart keys:\n%s", out)
+	}
+}

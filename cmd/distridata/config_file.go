@@ -112,6 +112,23 @@ var knobs = []knob{
 	{"repair.drop-interval", "how often due drops (and nodes that missed an epoch commit) are looked at", func(o *serveOptions) any { return &o.D.Repair.DropInterval }},
 }
 
+// liveKnobs are the keys a SIGHUP reload applies to the running daemon
+// (daemon.LiveFields; token-file's file is read again): new requests and
+// connections get the new values, requests in flight keep theirs, and
+// connections that passed HELLO stay authenticated when the token
+// changes. Every other key keeps its running value until a restart.
+// `config default` marks each key; a test keeps this list in step with
+// daemon.LiveFields.
+var liveKnobs = map[string]bool{
+	"nodes": true, "token-file": true, "w": true, "r": true, "max-conns": true, "timeout": true,
+	"idle-timeout": true, "frame-timeout": true, "conn-window": true, "conn-window-bytes": true,
+	"max-inbound-buffered": true, "max-outbound-buffered": true, "output-window": true,
+	"output-timeout": true, "memory-budget": true,
+	"replica.timeout": true, "replica.read-repair": true,
+	"limits.max-frame-size": true, "limits.max-pre-auth-frame-size": true, "limits.max-key-size": true,
+	"limits.max-value-size": true, "limits.max-batch-keys": true,
+}
+
 // knobExempt are the config fields no file sets, and why. The test
 // checks that every other field has a knob.
 var knobExempt = map[string]string{
@@ -271,7 +288,11 @@ func decodeNodes(v any) ([]ring.Node, error) {
 func writeDefaultConfig(w io.Writer) {
 	o := defaultServeOptions()
 	fmt.Fprintf(w, "# distridata serve configuration (TOML). Flags given on the command line win.\n"+
-		"# Durations are strings (\"2s\", \"5m\"); sizes are bytes. Reload with SIGHUP.\n")
+		"# Durations are strings (\"2s\", \"5m\"); sizes are bytes. SIGHUP reloads the file: keys\n"+
+		"# marked [live] apply to new requests and connections (requests in flight keep their\n"+
+		"# settings; connections already authenticated stay so when the token changes); keys\n"+
+		"# marked [restart] keep their running value until a restart. A file that fails\n"+
+		"# validation changes nothing.\n")
 	section := ""
 	for _, k := range knobs {
 		sec, key, ok := strings.Cut(k.key, ".")
@@ -282,7 +303,11 @@ func writeDefaultConfig(w io.Writer) {
 			section = sec
 			fmt.Fprintf(w, "\n[%s]\n", sec)
 		}
-		fmt.Fprintf(w, "\n# %s\n%s = %s\n", k.help, key, tomlValue(k.ptr(&o)))
+		when := "[restart]"
+		if liveKnobs[k.key] {
+			when = "[live]"
+		}
+		fmt.Fprintf(w, "\n# %s %s\n%s = %s\n", when, k.help, key, tomlValue(k.ptr(&o)))
 	}
 	fmt.Fprintf(w, "\n# Membership with zones and weights, instead of the nodes key:\n"+
 		"# [[node]]\n# id = \"1\"\n# addr = \"127.0.0.1:7401\"\n# zone = \"a\"\n# weight = 1.0\n")
