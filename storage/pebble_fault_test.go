@@ -134,6 +134,9 @@ func TestServerFailStopOnSyncError(t *testing.T) {
 	if f := c.rpc(rput(1, hdr, 1, "before", ver(1, 1), "v")); f.Status != protocol.StatusOK {
 		t.Fatalf("write before the fault: %v", f.Status)
 	}
+	if s.FailErr() != nil {
+		t.Fatalf("FailErr before the fault = %v", s.FailErr())
+	}
 	inj.On()
 	if f := c.rpc(rput(2, hdr, 1, "during", ver(2, 1), "v")); f.Status != protocol.StatusInternal {
 		t.Fatalf("write during the fault: %v, want INTERNAL", f.Status)
@@ -147,6 +150,14 @@ func TestServerFailStopOnSyncError(t *testing.T) {
 	}
 	if !s.Failed() {
 		t.Fatal("node not failed")
+	}
+	select {
+	case <-s.FailStop():
+	default:
+		t.Fatal("FailStop not closed after the fault")
+	}
+	if err := s.FailErr(); !errors.Is(err, errorfs.ErrInjected) {
+		t.Fatalf("FailErr = %v, want the injected sync error", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -39,6 +39,8 @@ type Server struct {
 	seen        atomic.Uint64 // highest epoch of any request since start
 	staleLogged atomic.Uint64 // the committed epoch for which a refusal was last logged
 	failed      atomic.Bool   // fail-stop: a write or sync failed; refuse writes
+	failErr     error         // the error that failed the node; written once, before failCh closes
+	failCh      chan struct{} // closed when the node fails-stop
 	inline      bool          // apply writes on the readers, not the committer
 	stats       counters
 
@@ -117,6 +119,7 @@ func StartEngine(cfg Config, eng Engine) (*Server, error) {
 		quit:         make(chan struct{}),
 		commitQuit:   make(chan struct{}),
 		conns:        make(map[*conn]struct{}),
+		failCh:       make(chan struct{}),
 		shutdownDone: make(chan struct{}),
 	}
 	if cfg.Token != "" {
@@ -151,6 +154,23 @@ func (s *Server) Engine() Engine { return s.eng }
 
 // Failed reports whether the node has failed-stop after a disk error.
 func (s *Server) Failed() bool { return s.failed.Load() }
+
+// FailStop is closed when the node fails-stop after a disk error, and
+// FailErr then returns that error. The server itself keeps serving reads
+// of what it holds; `distridata node` exits instead (see runNode), since
+// after a failed WAL write pebble's memory may hold writes that are not
+// on disk. Any goroutine may call them.
+func (s *Server) FailStop() <-chan struct{} { return s.failCh }
+
+// FailErr is the error that failed the node, or nil while it has not.
+func (s *Server) FailErr() error {
+	select {
+	case <-s.failCh:
+		return s.failErr
+	default:
+		return nil
+	}
+}
 
 // inlineEngine marks an engine whose Apply never syncs, is cheap, and is
 // atomic per key under concurrent calls (the memory engine). The server
@@ -287,6 +307,8 @@ func (s *Server) closeConns() {
 // dropped the dirty pages, so a retry that succeeds proves nothing).
 func (s *Server) fail(err error) {
 	if s.failed.CompareAndSwap(false, true) {
+		s.failErr = err
+		close(s.failCh)
 		s.log.Error("STORAGE NODE FAILED: a disk write or sync failed; refusing all writes until restarted",
 			"node", s.cfg.ID, "err", err)
 	}

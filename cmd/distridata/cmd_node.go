@@ -49,8 +49,18 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUnavailable
 	}
 	fmt.Fprintf(stdout, "node %d listening on %s\n", cfg.ID, s.Addr())
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), opts.drainTimeout)
+	return serveNode(ctx, s, opts.drainTimeout, stderr)
+}
+
+// serveNode waits for ctx (drain and exit 0) or for the node to fail-stop
+// after a disk error (exit exitDiskFault at once).
+func serveNode(ctx context.Context, s *storage.Server, drainTimeout time.Duration, stderr io.Writer) int {
+	select {
+	case <-ctx.Done():
+	case <-s.FailStop():
+		return failStop(s, stderr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	if err := s.Shutdown(sctx); err != nil {
 		// Reported, but the operator asked to stop: still a clean exit.
@@ -58,6 +68,23 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "distridata node: shutdown: %v\n", err)
 	}
 	return exitOK
+}
+
+// failStop ends a node whose disk write or sync failed (for instance
+// ENOSPC on the write-ahead log). Pebble cannot go on after a failed
+// commit: its memory may already hold writes that never reached the
+// disk, and a retried fsync proves nothing. So the node serves nothing
+// more, not even the requests in flight (no drain), and exits as a crash
+// would; a restart rebuilds the engine from what is on disk, which holds
+// every write this node acknowledged (each was synced before its OK).
+// Daemons see the node down and keep serving with the other replicas.
+func failStop(s *storage.Server, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "distridata node: FATAL: disk write or sync failed, exiting: %v; "+
+		"every acknowledged write is on disk: fix the disk (e.g. free space), then restart the node\n", s.FailErr())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // closes every connection at once, dropping unwritten replies
+	_ = s.Shutdown(ctx)
+	return exitDiskFault
 }
 
 // parseNode turns flags into a validated storage.Config.

@@ -29,6 +29,7 @@ const (
 	exitNotFound    = 1
 	exitUsage       = 2
 	exitUnavailable = 3 // unavailable, or the outcome is unknown
+	exitDiskFault   = 4 // a storage node stopped itself after a disk write or sync failed
 )
 
 // command is one subcommand. run gets the arguments after the subcommand's
