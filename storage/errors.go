@@ -9,6 +9,9 @@ var (
 	// accepting writes (fail-stop): the disk can no longer be trusted to
 	// hold what it acknowledged, so it acknowledges nothing more.
 	ErrFailed = protocol.NewError(protocol.StatusInternal, "storage: node failed after a disk error")
+	// ErrNoSpace means the engine refused to open: its filesystem has too
+	// little free space to replay the write-ahead log.
+	ErrNoSpace = protocol.NewError(protocol.StatusInternal, "storage: not enough free disk space to open")
 	// ErrClosed means the engine or server was closed.
 	ErrClosed = protocol.NewError(protocol.StatusInternal, "storage: closed")
 	// ErrCorrupt means a stored record could not be decoded.

@@ -67,6 +67,9 @@ var _ PipelinedEngine = (*Pebble)(nil)
 // OpenPebble opens (creating if needed) a pebble engine in dir. It counts
 // the stored keys once, by a full scan, so Keys is exact from then on.
 func OpenPebble(dir string, o PebbleOptions) (*Pebble, error) {
+	if err := checkOpenSpace(o.FS, dir); err != nil {
+		return nil, fmt.Errorf("cannot open pebble in %s: %w", dir, err)
+	}
 	sink := &fatalSink{log: o.Logger}
 	if sink.log == nil {
 		sink.log = slog.Default()
@@ -114,21 +117,38 @@ func orDefault(v, def int64) int64 {
 // default Fatalf exits the process). We want fail-stop without exiting, so
 // Fatalf records the error and every write checks it after committing.
 type fatalSink struct {
-	log *slog.Logger
-	err atomic.Pointer[error]
+	log        *slog.Logger
+	err        atomic.Pointer[error]
+	lastWarn   atomic.Int64 // when an Errorf was last logged, Unix ns
+	suppressed atomic.Int64 // Errorf calls dropped since
 }
+
+// warnEvery bounds pebble's error messages to one a second: pebble retries
+// a failed background job (a flush on a full disk) at once, and logging
+// every retry wrote 1.4 GB in ten minutes, onto disks that may be full.
+const warnEvery = time.Second
 
 func (s *fatalSink) Infof(format string, args ...any) {
 	s.log.Debug("pebble: " + fmt.Sprintf(format, args...))
 }
 
 func (s *fatalSink) Errorf(format string, args ...any) {
-	s.log.Warn("pebble: " + fmt.Sprintf(format, args...))
+	now, last := time.Now().UnixNano(), s.lastWarn.Load()
+	if now-last < int64(warnEvery) || !s.lastWarn.CompareAndSwap(last, now) {
+		s.suppressed.Add(1)
+		return
+	}
+	s.log.Warn("pebble: "+fmt.Sprintf(format, args...), "suppressed_since_last", s.suppressed.Swap(0))
 }
 
+// Fatalf records the first fatal error and logs it; later ones (pebble
+// may repeat them in a retry loop) are rate-limited like Errorf.
 func (s *fatalSink) Fatalf(format string, args ...any) {
 	err := fmt.Errorf("pebble: "+format, args...)
-	s.err.CompareAndSwap(nil, &err)
+	if !s.err.CompareAndSwap(nil, &err) {
+		s.Errorf(format, args...)
+		return
+	}
 	s.log.Error("pebble fatal error; the engine refuses all writes from now on", "err", err)
 }
 

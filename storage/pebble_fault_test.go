@@ -163,3 +163,62 @@ func TestServerFailStopOnSyncError(t *testing.T) {
 	defer cancel()
 	_ = s.Shutdown(ctx) // may report the engine's error; must not hang or panic
 }
+
+// TestPebbleLogIsRateLimited: pebble retries a failing flush at once, so
+// its error messages must not reach the log one per retry.
+func TestPebbleLogIsRateLimited(t *testing.T) {
+	var buf strings.Builder
+	s := &fatalSink{log: slog.New(slog.NewTextHandler(&buf, nil))}
+	for range 1000 {
+		s.Errorf("background error: %d", 1)
+		s.Fatalf("MANIFEST write failed: %d", 2)
+	}
+	if err := s.load(); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "MANIFEST write failed") {
+		t.Fatalf("recorded error %v", err)
+	}
+	// One fatal line, and at most one warning per second of this loop.
+	if lines := strings.Count(buf.String(), "\n"); lines > 3 {
+		t.Fatalf("%d log lines for 2000 repeated errors:\n%.500s", lines, buf.String())
+	}
+	if !strings.Contains(buf.String(), "level=ERROR") {
+		t.Fatalf("the fatal error was not logged:\n%s", buf.String())
+	}
+}
+
+// fullFS reports avail bytes free; the rest is the wrapped filesystem.
+type fullFS struct {
+	vfs.FS
+	avail uint64
+}
+
+func (f fullFS) GetDiskUsage(string) (vfs.DiskUsage, error) {
+	return vfs.DiskUsage{AvailBytes: f.avail, TotalBytes: 1 << 30}, nil
+}
+
+// TestPebbleRefusesToOpenOnAFullDisk: pebble's Open would retry the flush
+// of the replayed WAL forever on a full disk; OpenPebble must refuse at
+// once with ErrNoSpace, and open once there is room.
+func TestPebbleRefusesToOpenOnAFullDisk(t *testing.T) {
+	mem := vfs.NewMem()
+	e, err := OpenPebble("/db", PebbleOptions{FS: mem, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyOne(t, e, put(1, "k", ver(1, 1), strings.Repeat("v", 64<<10)))
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenPebble("/db", PebbleOptions{FS: fullFS{mem, openHeadroom + 32<<10}, Logger: quietLogger()}); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("open with less room than the WAL = %v, want ErrNoSpace", err)
+	}
+	e, err = OpenPebble("/db", PebbleOptions{FS: fullFS{mem, openHeadroom + 1<<20}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("open with room: %v", err)
+	}
+	if _, found, err := e.Get(1, []byte("k"), nil); err != nil || !found {
+		t.Fatalf("read after reopening: found=%v err=%v", found, err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
