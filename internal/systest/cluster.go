@@ -25,6 +25,10 @@ type Options struct {
 	// NodeArgs and DaemonArgs are extra flags for every node and the
 	// daemon.
 	NodeArgs, DaemonArgs []string
+	// NodeDirs maps a node ID to its data directory, replacing the default
+	// under the cluster's temporary directory (F9 puts one on a small
+	// tmpfs). The caller creates and removes it.
+	NodeDirs map[string]string
 }
 
 func (o Options) withDefaults() Options {
@@ -74,6 +78,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 	for i := 1; i <= opts.Nodes; i++ {
 		id := strconv.Itoa(i)
 		n := &Node{ID: id, Addr: freePort(t), Dir: filepath.Join(c.dir, "node"+id)}
+		if d, ok := opts.NodeDirs[id]; ok {
+			n.Dir = d
+		}
 		n.Proc = c.startNode(n)
 		n.Proxy = newProxy(t, "node"+id, n.Addr)
 		c.Nodes = append(c.Nodes, n)

@@ -50,6 +50,20 @@ func handshake(nc net.Conn, hello []byte) error {
 // NodeGet reads key straight from node n (a replica GET, bypassing the
 // daemon and n's proxy): the version that one replica stores.
 func (c *Cluster) NodeGet(n *Node, key []byte) (protocol.Result, error) {
+	return c.nodeOp(n, protocol.Item{Kind: protocol.ItemGet, Partition: c.ring.Partition(key), Key: key})
+}
+
+// NodePut writes key = value at version v straight to node n (a replica
+// PUT, bypassing the daemon and n's proxy) and returns the node's answer.
+// An error means no answer came: the node was not reachable, or closed
+// the connection with the write in flight (its outcome is then unknown).
+func (c *Cluster) NodePut(n *Node, key, value []byte, v protocol.Version) (protocol.Result, error) {
+	return c.nodeOp(n, protocol.Item{Kind: protocol.ItemPut, Partition: c.ring.Partition(key), Key: key, Value: value, Version: v})
+}
+
+// nodeOp sends one replica operation to node n on a new connection and
+// returns its result.
+func (c *Cluster) nodeOp(n *Node, it protocol.Item) (protocol.Result, error) {
 	nc, err := net.DialTimeout("tcp", n.Addr, rawTimeout)
 	if err != nil {
 		return protocol.Result{}, err
@@ -60,8 +74,7 @@ func (c *Cluster) NodeGet(n *Node, key []byte) (protocol.Result, error) {
 		return protocol.Result{}, err
 	}
 	nc.SetDeadline(time.Now().Add(rawTimeout))
-	req := protocol.AppendReplicaOp(nil, 2, protocol.ReplicaHeader{Epoch: c.ring.Epoch()}, protocol.Item{
-		Kind: protocol.ItemGet, Partition: c.ring.Partition(key), Key: key})
+	req := protocol.AppendReplicaOp(nil, 2, protocol.ReplicaHeader{Epoch: c.ring.Epoch()}, it)
 	if _, err := nc.Write(req); err != nil {
 		return protocol.Result{}, err
 	}
