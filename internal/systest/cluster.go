@@ -107,10 +107,15 @@ func (c *Cluster) buildRing(nodes []ring.Node) *ring.Ring {
 }
 
 func (c *Cluster) startNode(n *Node) *Proc {
-	args := append([]string{"node", "--id", n.ID, "--listen", n.Addr, "--dir", n.Dir,
-		"--engine", "pebble", "--sync", "always", "--log-level", "warn"}, c.opts.NodeArgs...)
-	return startProc(c.t, "node "+n.ID, n.Addr, filepath.Join(c.dir, "node"+n.ID+".log"), args...)
+	return startProc(c.t, "node "+n.ID, n.Addr, c.nodeLog(n), c.nodeArgs(n)...)
 }
+
+func (c *Cluster) nodeArgs(n *Node) []string {
+	return append([]string{"node", "--id", n.ID, "--listen", n.Addr, "--dir", n.Dir,
+		"--engine", "pebble", "--sync", "always", "--log-level", "warn"}, c.opts.NodeArgs...)
+}
+
+func (c *Cluster) nodeLog(n *Node) string { return filepath.Join(c.dir, "node"+n.ID+".log") }
 
 func (c *Cluster) startDaemon(addr, nodes string) *Proc {
 	// The daemon's data (its hints queue) lives with the cluster: the
@@ -205,6 +210,21 @@ func (c *Cluster) Kill(n *Node) {
 func (c *Cluster) Restart(n *Node) {
 	c.t.Helper()
 	n.Proc = c.startNode(n)
+}
+
+// TryRestart starts node n again like Restart, but returns a start that
+// fails (the process exits before it accepts connections, or is not ready
+// in time) as an error instead of failing the test. n.Proc is the new
+// process either way, and t.Cleanup kills it.
+func (c *Cluster) TryRestart(n *Node) error {
+	c.t.Helper()
+	p, err := launch(Binary(c.t), "node "+n.ID, n.Addr, c.nodeLog(n), nil, c.nodeArgs(n))
+	if err != nil {
+		c.t.Fatalf("systest: %v", err)
+	}
+	c.t.Cleanup(func() { p.Kill() })
+	n.Proc = p
+	return p.awaitReady(readyTimeout)
 }
 
 // Pause sends SIGSTOP to node n: its sockets stay open but nothing is

@@ -150,17 +150,6 @@ func (p *Proc) Exited() bool {
 	}
 }
 
-// WaitExit waits up to timeout for the process to end by itself and
-// reports whether it did.
-func (p *Proc) WaitExit(timeout time.Duration) bool {
-	select {
-	case <-p.done:
-		return true
-	case <-time.After(timeout):
-		return false
-	}
-}
-
 // ExitErr is the process's exit status (nil before it ends or for exit 0).
 func (p *Proc) ExitErr() error {
 	p.mu.Lock()
