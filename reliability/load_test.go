@@ -85,12 +85,18 @@ const porcupineTimeout = 60 * time.Second
 // client error outside the outcome classes.
 func check(t *testing.T, c *systest.Cluster, res result) verdict {
 	t.Helper()
+	return checkAt(t, c.Addr(), res)
+}
+
+// checkAt is check against the daemon at addr, for any cluster.
+func checkAt(t *testing.T, addr string, res result) verdict {
+	t.Helper()
 	var keys []string
 	for _, op := range res.Set {
 		keys = append(keys, op.Key)
 	}
 	v := verdict{
-		Set: systest.CheckSet(res.Set, c.ReadAll(keys, 0)),
+		Set: systest.CheckSet(res.Set, systest.ReadAllAt(addr, keys, 0)),
 		Reg: systest.CheckRegister(res.Reg, porcupineTimeout, t.TempDir()),
 	}
 	if !v.Set.OK() {

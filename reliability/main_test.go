@@ -19,7 +19,11 @@ func TestMain(m *testing.M) {
 		// a channel send after RemoveToxic on a link that closed meanwhile;
 		// it belongs to the library, not to DistriData.
 		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*NoopToxic).Pipe"),
-		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2.(*ToxicLink).read"))
+		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2.(*ToxicLink).read"),
+		// F8's in-process daemon starts gnet, whose worker pool (ants)
+		// lives for the process.
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
 }
 
 // full reports whether the whole battery runs (RELIABILITY=full), not

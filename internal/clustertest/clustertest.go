@@ -190,18 +190,37 @@ func (c *Cluster) Owners(key []byte) []*Node {
 // its engine is synced). The daemon sees its links fail.
 func (c *Cluster) Kill(n *Node) {
 	c.t.Helper()
+	if err := c.stopNode(n); err != nil {
+		c.t.Errorf("clustertest: kill node %s: %v", n.ID, err)
+	}
+}
+
+// Crash stops node n like Kill, for a test that has taken its disk away
+// (a power cut): the shutdown's errors are expected and ignored.
+func (c *Cluster) Crash(n *Node) { _ = c.stopNode(n) }
+
+func (c *Cluster) stopNode(n *Node) error {
 	n.mu.Lock()
 	srv := n.srv
 	n.srv = nil
 	n.mu.Unlock()
 	if srv == nil {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		c.t.Errorf("clustertest: kill node %s: %v", n.ID, err)
-	}
+	return srv.Shutdown(ctx)
+}
+
+// RestartWith is Restart after adjust has changed the node's config, for
+// this start and later ones: a power-loss test swaps in the crash clone
+// of the node's filesystem.
+func (c *Cluster) RestartWith(n *Node, adjust func(*storage.Config)) {
+	c.t.Helper()
+	n.mu.Lock()
+	adjust(&n.cfg)
+	n.mu.Unlock()
+	c.Restart(n)
 }
 
 // Restart starts a killed node again on its old address and directory.

@@ -2,11 +2,13 @@ package clustertest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/distridata/distridata/client"
 	"github.com/distridata/distridata/protocol"
 	"github.com/distridata/distridata/storage"
 )
@@ -55,5 +57,37 @@ func TestHarnessKillRestartNodeGet(t *testing.T) {
 	}
 	if got := cl.String(); got == "" {
 		t.Fatal("empty description")
+	}
+}
+
+// NodeGetMany pipelines in batches: more keys than one batch, some
+// absent, each answered in its own slot.
+func TestNodeGetMany(t *testing.T) {
+	cl := Start(t, Options{})
+	conn := cl.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var keys [][]byte
+	for i := range getBatch + 50 {
+		k := []byte(fmt.Sprintf("k%d", i))
+		keys = append(keys, k)
+		if i%2 == 0 {
+			if _, err := conn.Put(ctx, k, k, client.WithQuorum(3)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	res, err := cl.NodeGetMany(cl.Nodes()[0], keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		want := protocol.StatusNotFound
+		if i%2 == 0 {
+			want = protocol.StatusOK
+		}
+		if r.Status != want || (want == protocol.StatusOK && string(r.Value) != string(keys[i])) {
+			t.Fatalf("key %s: %v %q, want %v", keys[i], r.Status, r.Value, want)
+		}
 	}
 }

@@ -34,6 +34,12 @@ type readResult struct {
 // up in one connection's output.
 func (c *Cluster) ReadAll(keys []string, quorum int) Reader {
 	c.t.Helper()
+	return ReadAllAt(c.Addr(), keys, quorum)
+}
+
+// ReadAllAt is ReadAll against the daemon at addr, for clusters that
+// systest did not start (an in-process clustertest cluster).
+func ReadAllAt(addr string, keys []string, quorum int) Reader {
 	res := make(map[string]readResult, len(keys))
 	var mu sync.Mutex
 	ch := make(chan string)
@@ -50,7 +56,7 @@ func (c *Cluster) ReadAll(keys []string, quorum int) Reader {
 			}()
 			for k := range ch {
 				var r readResult
-				conn, r = readKey(c.Addr(), conn, k, quorum)
+				conn, r = readKey(addr, conn, k, quorum)
 				mu.Lock()
 				res[k] = r
 				mu.Unlock()
