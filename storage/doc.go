@@ -26,8 +26,11 @@
 // made it durable; writes arriving together share one fsync (group
 // commit). Any write or sync error fails the node: from then on every
 // write is answered INTERNAL and the fsync is never retried, while reads
-// are still served. Sync "none" acknowledges before syncing (caches and
-// benchmarks only).
+// are still served; FailStop tells the owner, and `distridata node` then
+// exits (code 4) so that a restart recovers from the WAL alone. A full
+// disk (ENOSPC) is such an error. OpenPebble refuses a filesystem without
+// room to replay the WAL (ErrNoSpace) rather than hang in pebble's Open.
+// Sync "none" acknowledges before syncing (caches and benchmarks only).
 //
 // # Goroutines
 //
