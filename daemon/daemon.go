@@ -68,6 +68,7 @@ func Start(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	lcfg := cfg.Link
+	lcfg.Limits = linkLimits(lcfg.Limits, cfg.Limits)
 	lcfg.Logger = cfg.Logger.With("component", "link")
 	lcfg.OnStamp = func(st protocol.ReplicaStamp) { d.clock.Observe(st.Clock) }
 	if d.pool, err = link.New(lcfg); err != nil {

@@ -136,7 +136,7 @@ var knobExempt = map[string]string{
 	"DefaultTimeout": "timeout", "Token": "token-file", "Admin": "admin", "TLSListen": "tls.listen", "TLS": "tls.cert, tls.key, tls.client-ca", "Logger": "log-level",
 	"Ring.Replicas": "n", "Replica.N": "n", "Replica.W": "w", "Replica.R": "r",
 	"Replica.Origin": "id", "Replica.OnMiss": "set by the daemon", "Replica.Logger": "log-level",
-	"Link.Token": "node-token-file", "Link.Limits": "the daemon's limits", "Link.OnStamp": "set by the daemon",
+	"Link.Token": "node-token-file", "Link.Limits": "the daemon's limits, widened field by field (nodes need the same)", "Link.OnStamp": "set by the daemon",
 	"Link.Logger": "log-level", "Link.TLS": "tls.node-ca, tls.node-cert, tls.node-key", "Repair.Dir": "data-dir", "Repair.WriteQuorum": "w", "Repair.Logger": "log-level",
 	"Clock": "none: a test hook, set only by the faultclock build (faultclock.go)",
 }
