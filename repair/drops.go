@@ -21,6 +21,10 @@ import (
 //   - a task is dropped unsent when the node owns the partition in the
 //     coordinator's current ring, checked just before sending;
 //   - no drop is sent while a ring change is pending;
+//   - each drop is preceded by REPOCH with the ring's epoch and
+//     fingerprint, which a node answers OK only if its committed ring is
+//     this very ring (sameRing): a daemon reloaded with another membership
+//     has a different ring at the same epoch, which RDROP cannot tell;
 //   - the node itself refuses (WRONG_EPOCH) unless the request's epoch is
 //     its committed one and no newer ring has reached it (storage/epoch.go),
 //     atomically with its writes.
@@ -255,6 +259,10 @@ func (rb *Rebalancer) dropOne(ctx context.Context, t DropTask) bool {
 	}
 	cctx, cancel := context.WithTimeout(ctx, rb.cfg.Timeout)
 	defer cancel()
+	if !rb.sameRing(cctx, cur, t) {
+		rb.drops.requeue(t)
+		return false
+	}
 	rep, err := rb.nodes.Drop(cctx, t.Node, protocol.Drop{
 		ReplicaHeader: protocol.ReplicaHeader{Epoch: cur.Epoch()}, Partition: t.Partition,
 	})
@@ -275,6 +283,36 @@ func (rb *Rebalancer) dropOne(ctx context.Context, t DropTask) bool {
 		rb.stats.dropFailures.Add(1)
 	}
 	rb.drops.requeue(t)
+	return false
+}
+
+// sameRing makes sure the node has committed cur itself, not only its
+// epoch, before a drop: RDROP carries the epoch alone, and a daemon
+// reloaded with another membership builds a different ring at the same
+// epoch, whose tasks can name partitions the committed ring places on
+// the node. REPOCH with cur's epoch and fingerprint answers OK only if
+// the node's committed ring is cur (committing it if the node missed the
+// broadcast). A node never commits another ring at an epoch it has, so
+// once this said OK, the RDROP that follows is refused unless the node
+// is still on cur.
+func (rb *Rebalancer) sameRing(ctx context.Context, cur *ring.Ring, t DropTask) bool {
+	rep, err := rb.nodes.CommitEpoch(ctx, t.Node, protocol.EpochCommit{
+		ReplicaHeader: protocol.ReplicaHeader{Epoch: cur.Epoch()}, Ring: cur.Hash(),
+	})
+	switch {
+	case err == nil:
+		rb.drops.markUnfenced(t.Node, false)
+		return true
+	case protocol.StatusOf(err) == protocol.StatusWrongEpoch:
+		rb.stats.dropRefused.Add(1)
+		if rb.diverged.Swap(rep.Ring) != rep.Ring { // once per ring the nodes are on
+			rb.log.Error("repair: not dropping: the node has committed a newer or different ring than this daemon's; reload this daemon with the current membership",
+				"node", t.Node, "partition", t.Partition, "epoch", cur.Epoch(), "ring", cur.Hash(),
+				"node_epoch", rep.Epoch, "node_ring", rep.Ring)
+		}
+	case !errors.Is(err, context.Canceled):
+		rb.stats.dropFailures.Add(1)
+	}
 	return false
 }
 

@@ -140,3 +140,68 @@ func TestMoveResumesFromSavedState(t *testing.T) {
 		t.Fatalf("saved after the commit: move %v, %d marks, ring %v, %d drops, %v", after.Move != nil, len(after.Moved), after.Ring != nil, len(after.Drops), err)
 	}
 }
+
+// fixedRing is a Mover that serves one ring and never has a change
+// pending: a second daemon that was reloaded to another membership.
+type fixedRing struct{ r *ring.Ring }
+
+func (f fixedRing) SetPending(context.Context, *ring.Ring) error { return nil }
+func (f fixedRing) CommitPending(context.Context) error          { return nil }
+func (f fixedRing) ClearPending()                                {}
+func (f fixedRing) Ring() *ring.Ring                             { return f.r }
+func (f fixedRing) Pending() *ring.Ring                          { return nil }
+
+// A second daemon whose ring has the nodes' committed epoch but another
+// membership (reloaded with a different config file) must not drop
+// anything: its drop tasks can name partitions the committed ring places
+// on the node, and the node alone checks only the epoch.
+func TestDropsRefusedUnderAnotherRingAtTheSameEpoch(t *testing.T) {
+	c := newCluster(t, 4, func(cfg *Config) { cfg.DropGrace = 0; cfg.DropPartitionsPerSec = 1e6 })
+	old := c.coord.Ring()
+	want := c.writeKeys(0, 300, "v")
+	rb, err := NewRebalancer(c.rcfg, c.pool, c.coord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := c.ring(old.Epoch()+1, 4)
+	if _, err := rb.Move(ctxFor(t, 30*time.Second), old, next); err != nil {
+		t.Fatal(err)
+	}
+	// The other daemon's ring: same epoch, n1 weighted up.
+	members := next.Nodes()
+	members[0].Weight = 3
+	other, err := ring.New(next.Config(), members, next.Epoch())
+	if err != nil || other.Hash() == next.Hash() {
+		t.Fatalf("other ring: %v (same hash %v)", err, other.Hash() == next.Hash())
+	}
+	rb2, err := NewRebalancer(c.rcfg, c.pool, fixedRing{other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, _ := rb2.drops.plan(other, ring.Diff(old, other), time.Now())
+	harmful := 0
+	for _, tk := range tasks {
+		if owns(next, tk.Node, tk.Partition) {
+			harmful++
+		}
+	}
+	if harmful == 0 {
+		t.Fatalf("no task of the other ring names a current owner (%d tasks): the test proves nothing", len(tasks))
+	}
+	ctx := ctxFor(t, 30*time.Second)
+	for range len(tasks)/dropsPerRound + 1 {
+		rb2.RunDrops(ctx, time.Now())
+	}
+	if st := rb2.Stats(); st.Dropped != 0 {
+		t.Errorf("the other daemon dropped %d partitions (%d keys) under a ring the nodes did not commit", st.Dropped, st.DroppedKeys)
+	}
+	for k := range want {
+		p := next.Partition([]byte(k))
+		for _, o := range next.Owners(p) {
+			id := next.Node(o).ID
+			if c.direct(id, []byte(k)).Status != protocol.StatusOK {
+				t.Fatalf("key %s lost from current owner %s", k, id)
+			}
+		}
+	}
+}

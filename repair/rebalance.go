@@ -54,9 +54,10 @@ type Rebalancer struct {
 	progress map[srcKey]*cursor
 	moved    map[uint32]bool // partitions of the target already copied
 
-	drops dropQueue // drops.go
-	stop  context.CancelFunc
-	wg    sync.WaitGroup
+	drops    dropQueue     // drops.go
+	diverged atomic.Uint64 // the node ring last logged as not this daemon's (drops.go)
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
 
 	stats moveCounters
 }
