@@ -109,6 +109,8 @@ func Start(cfg Config) (*Daemon, error) {
 	}
 	if resume != nil && nodesAt {
 		d.finishResume(resume) // quick: every partition is copied
+	} else if resume != nil {
+		resume = d.pendResume(resume) // before the first request
 	}
 	epoch := func() uint64 { return d.coord.Ring().Epoch() }
 	if d.fe, err = startFrontend(cfg, d.coord, d.clock, epoch, d.appendStats); err != nil {

@@ -67,6 +67,27 @@ func (d *Daemon) startRing(cfgRing *ring.Ring, saved repair.SavedState) (cur, re
 	return cur, resume, nodesAt
 }
 
+// pendResume makes writes reach the owners a saved move adds before the
+// daemon serves its first request. The resumed move skips the partitions
+// the state marks copied, which is right only if no write since has gone
+// to the old owners alone: one acknowledged that way would be missing on
+// the new owners at commit, and lost when the old owners' copies are
+// dropped. If the plan cannot be set, the saved move is abandoned (its
+// marks forgotten, so a later reload copies every partition) and nil
+// returned.
+func (d *Daemon) pendResume(next *ring.Ring) *ring.Ring {
+	cur := d.coord.Ring()
+	d.pool.SetNodes(unionAddrs(cur, next))
+	if err := d.coord.SetPending(d.reloadCtx, next); err != nil {
+		d.log.Error("cannot resume the ring change saved before the restart; abandoned, a reload starts it afresh",
+			"epoch", cur.Epoch(), "next_epoch", next.Epoch(), "err", err)
+		d.repair.reb.Cancel()
+		d.pool.SetNodes(nodeAddrs(cur.Nodes()))
+		return nil
+	}
+	return next
+}
+
 // resumeMove finishes a saved move in the background, as a reload
 // would, under reloadMu; Shutdown cancels and waits for it. (When the
 // nodes have already committed its ring, Start calls finishResume itself

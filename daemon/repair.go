@@ -164,17 +164,22 @@ func (d *Daemon) Rebalancer() *repair.Rebalancer { return d.repair.reb }
 // and membership change").
 func (d *Daemon) Move(ctx context.Context, next *ring.Ring) (repair.MoveReport, error) {
 	old := d.coord.Ring()
-	addrs := nodeAddrs(old.Nodes())
-	for id, addr := range nodeAddrs(next.Nodes()) {
-		addrs[id] = addr
-	}
-	d.pool.SetNodes(addrs)
+	d.pool.SetNodes(unionAddrs(old, next))
 	rep, err := d.repair.reb.Move(ctx, old, next)
 	if err != nil {
 		return rep, err
 	}
 	d.pool.SetNodes(nodeAddrs(next.Nodes()))
 	return rep, nil
+}
+
+// unionAddrs is the addresses of both rings' nodes (b's win).
+func unionAddrs(a, b *ring.Ring) map[string]string {
+	addrs := nodeAddrs(a.Nodes())
+	for id, addr := range nodeAddrs(b.Nodes()) {
+		addrs[id] = addr
+	}
+	return addrs
 }
 
 func nodeAddrs(nodes []ring.Node) map[string]string {
