@@ -107,10 +107,13 @@ func Start(cfg Config) (*Daemon, error) {
 		d.pool.Close()
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if resume != nil && nodesAt {
+	switch {
+	case resume != nil && nodesAt:
 		d.finishResume(resume) // quick: every partition is copied
-	} else if resume != nil {
+	case resume != nil:
 		resume = d.pendResume(resume) // before the first request
+	case saved.Move != nil:
+		d.repair.reb.Cancel() // stale, or the nodes moved on: forget it, and let drops run
 	}
 	epoch := func() uint64 { return d.coord.Ring().Epoch() }
 	if d.fe, err = startFrontend(cfg, d.coord, d.clock, epoch, d.appendStats); err != nil {

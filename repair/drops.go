@@ -20,7 +20,8 @@ import (
 //
 //   - a task is dropped unsent when the node owns the partition in the
 //     coordinator's current ring, checked just before sending;
-//   - no drop is sent while a ring change is pending;
+//   - no drop is sent while a ring change is pending, nor, after a
+//     restart, while a saved one has been neither resumed nor cancelled;
 //   - each drop is preceded by REPOCH with the ring's epoch and
 //     fingerprint, which a node answers OK only if its committed ring is
 //     this very ring (sameRing): a daemon reloaded with another membership
@@ -231,9 +232,13 @@ func (rb *Rebalancer) loop(ctx context.Context) {
 const dropsPerRound = 64
 
 // RunDrops sends the drops that are due at now (at most one round of
-// them), unless a ring change is pending. It returns how many partitions
-// were dropped. The background loop calls it; tests call it directly.
+// them), unless a ring change is pending or a saved one awaits resuming.
+// It returns how many partitions were dropped. The background loop calls
+// it; tests call it directly.
 func (rb *Rebalancer) RunDrops(ctx context.Context, now time.Time) int {
+	if rb.held.Load() {
+		return 0
+	}
 	n := 0
 	for _, t := range rb.drops.take(now, dropsPerRound) {
 		if rb.coord.Pending() != nil || ctx.Err() != nil {

@@ -205,3 +205,48 @@ func TestDropsRefusedUnderAnotherRingAtTheSameEpoch(t *testing.T) {
 		}
 	}
 }
+
+// A restarted daemon loads drop tasks together with a move it had not
+// finished; that move may give a dropped partition back to its node and
+// have copied it there already (marked, so the resumed move skips it).
+// No drop may run until the move is resumed (its dual writes then hold
+// the drops back) or cancelled.
+func TestNoDropsWhileASavedMoveAwaitsResuming(t *testing.T) {
+	c := newCluster(t, 4, func(cfg *Config) { cfg.DropGrace = 0; cfg.DropPartitionsPerSec = 1e6 })
+	cur := c.ring(2, 4)
+	if err := c.coord.SetRing(cur); err != nil {
+		t.Fatal(err)
+	}
+	members := cur.Nodes()
+	members[0].Weight = 3
+	next, err := ring.New(cur.Config(), members, cur.Epoch()+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Left from an earlier change: partitions nodes lost, which next
+	// gives back.
+	var tasks []DropTask
+	for p := range uint32(testPartitions) {
+		for _, n := range cur.Nodes() {
+			if !owns(cur, n.ID, p) && owns(next, n.ID, p) {
+				tasks = append(tasks, DropTask{Node: n.ID, Partition: p})
+			}
+		}
+	}
+	if len(tasks) == 0 {
+		t.Fatal("no partition goes back to a node: the test proves nothing")
+	}
+	rb, err := NewRebalancer(c.rcfg, c.pool, c.coord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb.UseState(c.hints.RingState(), SavedState{Move: next, Moved: map[uint32]bool{}, Drops: tasks})
+	ctx := ctxFor(t, 30*time.Second)
+	if n := rb.RunDrops(ctx, time.Now()); n != 0 {
+		t.Fatalf("%d drops ran before the saved move was resumed or cancelled", n)
+	}
+	rb.Cancel()
+	if n := rb.RunDrops(ctx, time.Now()); n == 0 {
+		t.Fatal("no drop ran once the saved move was cancelled")
+	}
+}

@@ -55,6 +55,7 @@ type Rebalancer struct {
 	moved    map[uint32]bool // partitions of the target already copied
 
 	drops    dropQueue     // drops.go
+	held     atomic.Bool   // a saved move awaits Move or Cancel: no drops (drops.go)
 	diverged atomic.Uint64 // the node ring last logged as not this daemon's (drops.go)
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
@@ -126,6 +127,10 @@ func NewRebalancer(cfg Config, nodes Nodes, coord Mover) (*Rebalancer, error) {
 func (rb *Rebalancer) UseState(s *RingState, saved SavedState) {
 	rb.state = s
 	rb.drops.load(saved)
+	// A saved move may give a partition back to a node that has a drop
+	// task for it, and may have copied it there already: hold the drops
+	// until the move is resumed (its plan then holds them) or cancelled.
+	rb.held.Store(saved.Move != nil)
 }
 
 // LowerWriteQuorum records that writes may now be acknowledged by only w
@@ -249,6 +254,7 @@ func (rb *Rebalancer) committed(ctx context.Context, old, next *ring.Ring, moves
 		}
 	}
 	rb.progress, rb.moved, rb.target, rb.tepoch = map[srcKey]*cursor{}, nil, 0, 0
+	rb.held.Store(false)
 	rb.stats.moves.Add(1)
 }
 
@@ -258,6 +264,7 @@ func (rb *Rebalancer) Cancel() {
 	defer rb.mu.Unlock()
 	rb.coord.ClearPending()
 	rb.progress, rb.moved, rb.target, rb.tepoch = map[srcKey]*cursor{}, nil, 0, 0
+	rb.held.Store(false)
 	if rb.state != nil {
 		if err := rb.state.CancelMove(); err != nil {
 			rb.log.Error("repair: cannot forget the cancelled move; a restart would resume it", "err", err)
