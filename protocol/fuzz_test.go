@@ -79,10 +79,11 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		// Every body decoder, as request and as reply, on the raw bytes:
-		// a server must survive any body under any opcode.
+		// a server must survive any body under any opcode. WRONG_EPOCH takes
+		// the REPOCH/RDROP refusals that still carry a body.
 		for op := range opNames {
 			for _, fl := range []Flags{0, FlagReply} {
-				for _, st := range []Status{StatusOK, StatusNotFound} {
+				for _, st := range []Status{StatusOK, StatusNotFound, StatusWrongEpoch} {
 					checkBody(t, Header{Op: op, Flags: fl, Status: st}, data)
 				}
 			}
