@@ -236,7 +236,7 @@ const dropsPerRound = 64
 // It returns how many partitions were dropped. The background loop calls
 // it; tests call it directly.
 func (rb *Rebalancer) RunDrops(ctx context.Context, now time.Time) int {
-	if rb.held.Load() {
+	if rb.held.Load() || !rb.finishCommit(ctx) {
 		return 0
 	}
 	n := 0
@@ -252,6 +252,19 @@ func (rb *Rebalancer) RunDrops(ctx context.Context, now time.Time) int {
 		}
 	}
 	return n
+}
+
+// finishCommit finishes a commit whose wait for old-ring writes ran out
+// (Move): the pending ring is already the current one. It reports whether
+// no change is left pending for that reason.
+func (rb *Rebalancer) finishCommit(ctx context.Context) bool {
+	p := rb.coord.Pending()
+	if p == nil || p != rb.coord.Ring() {
+		return true
+	}
+	cctx, cancel := context.WithTimeout(ctx, rb.cfg.Timeout)
+	defer cancel()
+	return rb.coord.CommitPending(cctx) == nil
 }
 
 // dropOne sends one drop and settles its task: done (dropped, or owned

@@ -3,11 +3,13 @@ package repair
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/replica"
 	"github.com/distridata/distridata/ring"
 )
 
@@ -248,5 +250,54 @@ func TestNoDropsWhileASavedMoveAwaitsResuming(t *testing.T) {
 	rb.Cancel()
 	if n := rb.RunDrops(ctx, time.Now()); n == 0 {
 		t.Fatal("no drop ran once the saved move was cancelled")
+	}
+}
+
+// drainTimeout is the coordinator with its first CommitPending switching
+// the ring and then running out of time waiting for old-ring writes, as
+// when Shutdown cancels a reload at that moment.
+type drainTimeout struct {
+	*replica.Coordinator
+	fail atomic.Bool
+}
+
+func (d *drainTimeout) CommitPending(ctx context.Context) error {
+	if d.fail.Swap(false) {
+		if err := d.SetRing(d.Pending()); err != nil {
+			return err
+		}
+		return fmt.Errorf("cannot drain writes planned before the ring change: %w", context.Canceled)
+	}
+	return d.Coordinator.CommitPending(ctx)
+}
+
+// Once CommitPending has switched the ring, the change is live (writes
+// go to the new owners alone) even if the wait for old-ring writes ran
+// out: the move must be recorded as committed, fenced and its drops
+// planned, not abandoned with the state still naming the old ring (a
+// restart would serve the old ring, missing the writes made since). The
+// leftover plan is finished by the drop loop, and drops run again.
+func TestCommitWhoseDrainRanOutStaysCommitted(t *testing.T) {
+	c := newCluster(t, 4, func(cfg *Config) { cfg.DropGrace = 0; cfg.DropPartitionsPerSec = 1e6 })
+	old := c.coord.Ring()
+	c.writeKeys(0, 200, "v")
+	coord := &drainTimeout{Coordinator: c.coord}
+	coord.fail.Store(true)
+	rb, err := NewRebalancer(c.rcfg, c.pool, coord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := c.hints.RingState()
+	rb.UseState(state, SavedState{})
+	next := c.ring(old.Epoch()+1, 4)
+	if _, err := rb.Move(ctxFor(t, 30*time.Second), old, next); err != nil {
+		t.Fatalf("move whose commit switched the ring: %v", err)
+	}
+	saved, err := state.Load(next.Config())
+	if err != nil || saved.Ring == nil || saved.Ring.Hash() != next.Hash() || saved.Move != nil || len(saved.Drops) == 0 {
+		t.Fatalf("saved after the commit: ring %v, move %v, %d drops, %v", saved.Ring != nil, saved.Move != nil, len(saved.Drops), err)
+	}
+	if n := rb.RunDrops(ctxFor(t, 30*time.Second), time.Now()); n == 0 || c.coord.Pending() != nil {
+		t.Fatalf("after the drop round: %d dropped, pending %v", n, c.coord.Pending() != nil)
 	}
 }

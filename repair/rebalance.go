@@ -199,9 +199,16 @@ func (rb *Rebalancer) Move(ctx context.Context, old, next *ring.Ring) (MoveRepor
 		rb.stats.partitions.Add(1)
 	}
 	if err := rb.coord.CommitPending(ctx); err != nil {
-		return rep, err
+		if cur := rb.coord.Ring(); cur.Hash() != next.Hash() || cur.Epoch() != next.Epoch() {
+			return rep, err
+		}
+		// next serves already (writes reach its owners alone); only the
+		// wait for old-ring writes ran out. Abandoning the move now would
+		// leave the state on the old ring, missing the writes made since:
+		// record the commit, and let the drop loop finish the wait.
+		rb.log.Warn("repair: ring change committed before the writes planned on the old ring finished; the drop loop waits for them", "epoch", next.Epoch(), "err", err)
 	}
-	rb.committed(ctx, old, next, moves)
+	rb.committed(context.WithoutCancel(ctx), old, next, moves)
 	rep.Duration = time.Since(start)
 	rb.log.Info("repair: ring change committed", "epoch", next.Epoch(), "partitions", rep.Partitions,
 		"keys", rep.Keys, "bytes", rep.Bytes, "retries", rep.Retries, "took", rep.Duration)
