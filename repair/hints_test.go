@@ -80,9 +80,11 @@ func TestHintKeepsNewestVersion(t *testing.T) {
 	put(30, "new")
 	put(20, "mid")
 	waitFor(t, "hints written", 5*time.Second, func() bool { s := c.hints.Stats(); return s.Stored+s.Stale == 3 })
+	// n3 is up, so the replayer may already have delivered the one hint
+	// kept (seen once under the full -race run): count it either way.
 	s := c.hints.Stats()
-	if s.Pending["n3"] != 1 || s.Stale != 1 || s.Replaced != 1 {
-		t.Fatalf("stats %+v: want 1 pending, 1 stale, 1 replaced", s)
+	if s.Pending["n3"]+int(s.Replayed) != 1 || s.Stale != 1 || s.Replaced != 1 {
+		t.Fatalf("stats %+v: want 1 pending or replayed, 1 stale, 1 replaced", s)
 	}
 	// n3 is up: the replayer delivers the newest.
 	waitFor(t, "replayed", 5*time.Second, func() bool { return c.hints.Stats().Pending["n3"] == 0 })
