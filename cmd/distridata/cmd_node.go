@@ -29,6 +29,7 @@ type nodeOptions struct {
 	insecurePublic bool
 	drainTimeout   time.Duration
 	logLevel       string
+	readyFile      string
 }
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -49,6 +50,12 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUnavailable
 	}
 	fmt.Fprintf(stdout, "node %d listening on %s\n", cfg.ID, s.Addr())
+	if err := writeReadyFile(opts.readyFile, readyInfo{Listen: s.Addr().String()}); err != nil {
+		// Whoever waits for the file would wait forever: stop now.
+		fmt.Fprintf(stderr, "distridata node: %v\n", err)
+		drainNode(s, opts.drainTimeout, stderr)
+		return exitUnavailable
+	}
 	return serveNode(ctx, s, opts.drainTimeout, stderr)
 }
 
@@ -60,6 +67,12 @@ func serveNode(ctx context.Context, s *storage.Server, drainTimeout time.Duratio
 	case <-s.FailStop():
 		return failStop(s, stderr)
 	}
+	drainNode(s, drainTimeout, stderr)
+	return exitOK
+}
+
+// drainNode shuts s down within drainTimeout.
+func drainNode(s *storage.Server, drainTimeout time.Duration, stderr io.Writer) {
 	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	if err := s.Shutdown(sctx); err != nil {
@@ -67,7 +80,6 @@ func serveNode(ctx context.Context, s *storage.Server, drainTimeout time.Duratio
 		// Acknowledged writes were synced when acknowledged.
 		fmt.Fprintf(stderr, "distridata node: shutdown: %v\n", err)
 	}
-	return exitOK
 }
 
 // failStop ends a node whose disk write or sync failed (for instance
@@ -110,6 +122,7 @@ func parseNode(args []string, stderr io.Writer) (storage.Config, nodeOptions, er
 	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", cfg.MaxInFlight, "requests in flight per connection before the node stops reading it")
 	fs.DurationVar(&opts.drainTimeout, "drain-timeout", opts.drainTimeout, "on SIGINT/SIGTERM, how long to finish in-flight requests")
 	fs.StringVar(&opts.logLevel, "log-level", opts.logLevel, "debug, info, warn or error")
+	fs.StringVar(&opts.readyFile, "ready-file", "", "once listening, write the bound address (JSON) to this file, atomically (for supervisors that use --listen with port 0)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, opts, err
 	}

@@ -42,6 +42,7 @@ type serveOptions struct {
 	DrainTimeout   time.Duration `toml:"drain-timeout"`
 	LogLevel       string        `toml:"log-level"`
 	DataDir        string        `toml:"data-dir"`
+	ReadyFile      string        `toml:"-"`
 	TLSListen      string        `toml:"-"`
 	TLSCert        string        `toml:"-"`
 	TLSKey         string        `toml:"-"`
@@ -80,6 +81,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if a := d.TLSAddr(); a != "" {
 		fmt.Fprintf(stdout, "TLS listening on %s\n", a)
+	}
+	ready := readyInfo{Listen: d.Addr(), TLS: d.TLSAddr(), Admin: d.AdminAddr()}
+	if err := writeReadyFile(opts.ReadyFile, ready); err != nil {
+		// Whoever waits for the file would wait forever: stop now.
+		fmt.Fprintf(stderr, "distridata serve: %v\n", err)
+		drain(d, opts.DrainTimeout, stderr)
+		return exitUnavailable
 	}
 	// SIGHUP re-reads the config file (flags still win) and reloads.
 	hup := make(chan os.Signal, 1)
@@ -180,6 +188,7 @@ func parseServe(args []string, stderr io.Writer) (serveOptions, error) {
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "deadline of requests that carry none")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", o.DrainTimeout, "how long SIGTERM waits for in-flight requests")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&o.ReadyFile, "ready-file", "", "once every listener is bound, write their addresses (JSON: listen, tls, admin, pid) to this file, atomically (for supervisors that use port 0)")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "the daemon's directory for hints of writes that owners missed (empty: no hints)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
