@@ -153,7 +153,8 @@ func untilW3(conn *client.Conn, h *systest.History, key string, limit time.Durat
 	return limit
 }
 
-// F7: the daemon SIGKILLed mid-load and restarted on the same port. The
+// F7: the daemon SIGKILLed mid-load and restarted (on a new port; the
+// clients reach it through the front proxy, which follows it). The
 // clients reconnect; no acknowledged write is lost; and versions never go
 // backwards: every write acknowledged after the restart carries a version
 // newer than every write acknowledged before the kill (the restarted
@@ -163,7 +164,7 @@ func TestF7DaemonKill(t *testing.T) {
 	seed := seedFor(t)
 	c := systest.Start(t, systest.Options{})
 	var killAt, restartAt int64
-	res := load{Addr: c.Addr(), Seed: seed, Duration: 7 * time.Second, MaxOps: 15000}.run(t, func(h *systest.History) {
+	res := load{Addr: c.Front.Addr(), Seed: seed, Duration: 7 * time.Second, MaxOps: 15000}.run(t, func(h *systest.History) {
 		time.Sleep(2 * time.Second)
 		c.KillDaemon()
 		killAt = h.Mark("kill daemon")

@@ -50,10 +50,9 @@ func TestH5IdleConnections(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("idle-timeout = %q\n", h5IdleTimeout)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	admin := systest.FreePort(t)
 	c := systest.Start(t, systest.Options{DaemonArgs: []string{
-		"--config", cfg, "--max-conns", strconv.Itoa(h5Conns), "--admin", admin}})
-	m := metricsAt(t, admin)
+		"--config", cfg, "--max-conns", strconv.Itoa(h5Conns), "--admin", "127.0.0.1:0"}})
+	m := metricsAt(t, c.Daemon.Admin)
 	base := daemonRSS(t, c)
 	start := time.Now()
 	idle := systest.StartClient(t, "idle", "idle", "--addr", c.Addr(),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,11 +58,12 @@ type Cluster struct {
 	ring  *ring.Ring
 }
 
-// Node is one storage node: its process, fixed port and directory, and
-// the proxy the daemon reaches it through.
+// Node is one storage node: its process, directory, and the proxy the
+// daemon reaches it through (whose address, the one in the ring, is fixed
+// for the cluster's life).
 type Node struct {
 	ID    string // ring ID "1".."n"
-	Addr  string // its own listen address, fixed across restarts
+	Addr  string // its own listen address; a restart binds a new one
 	Dir   string
 	Proxy *Proxy
 	Proc  *Proc // the current process; replaced by Restart
@@ -77,20 +79,20 @@ func Start(t testing.TB, opts Options) *Cluster {
 	var ringNodes []ring.Node
 	for i := 1; i <= opts.Nodes; i++ {
 		id := strconv.Itoa(i)
-		n := &Node{ID: id, Addr: freePort(t), Dir: filepath.Join(c.dir, "node"+id)}
+		n := &Node{ID: id, Dir: filepath.Join(c.dir, "node"+id)}
 		if d, ok := opts.NodeDirs[id]; ok {
 			n.Dir = d
 		}
 		n.Proc = c.startNode(n)
+		n.Addr = n.Proc.Addr
 		n.Proxy = newProxy(t, "node"+id, n.Addr)
 		c.Nodes = append(c.Nodes, n)
 		specs = append(specs, id+"="+n.Proxy.Addr())
 		ringNodes = append(ringNodes, ring.Node{ID: id, Addr: n.Proxy.Addr(), Weight: 1})
 	}
 	c.ring = c.buildRing(ringNodes)
-	daemonAddr := freePort(t)
-	c.Daemon = c.startDaemon(daemonAddr, strings.Join(specs, ","))
-	c.Front = newProxy(t, "front", daemonAddr)
+	c.Daemon = c.startDaemon(strings.Join(specs, ","))
+	c.Front = newProxy(t, "front", c.Daemon.Addr)
 	return c
 }
 
@@ -107,21 +109,25 @@ func (c *Cluster) buildRing(nodes []ring.Node) *ring.Ring {
 }
 
 func (c *Cluster) startNode(n *Node) *Proc {
-	return startProc(c.t, "node "+n.ID, n.Addr, c.nodeLog(n), c.nodeArgs(n)...)
+	return startServer(c.t, "node "+n.ID, c.nodeLog(n), nil, c.nodeArgs(n)...)
 }
 
 func (c *Cluster) nodeArgs(n *Node) []string {
-	return append([]string{"node", "--id", n.ID, "--listen", n.Addr, "--dir", n.Dir,
+	return append([]string{"node", "--id", n.ID, "--listen", "127.0.0.1:0", "--dir", n.Dir,
 		"--engine", "pebble", "--sync", "always", "--log-level", "warn"}, c.opts.NodeArgs...)
 }
 
 func (c *Cluster) nodeLog(n *Node) string { return filepath.Join(c.dir, "node"+n.ID+".log") }
 
-func (c *Cluster) startDaemon(addr, nodes string) *Proc {
+// startDaemon starts the daemon on a port of its own choosing (so
+// RestartDaemon, reusing its arguments, binds a new one: clients that
+// must outlive a restart use Front). An admin listener, if DaemonArgs
+// asks for one, should bind port 0 too; Proc.Admin names it.
+func (c *Cluster) startDaemon(nodes string) *Proc {
 	// The daemon's data (its hints queue) lives with the cluster: the
 	// default, ./data/daemon, would land in the source tree and carry
 	// hints from one test's cluster into the next.
-	args := []string{"serve", "--listen", addr, "--nodes", nodes, "--data-dir", filepath.Join(c.dir, "daemon"),
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--nodes", nodes, "--data-dir", filepath.Join(c.dir, "daemon"),
 		"--n", strconv.Itoa(c.opts.N), "--w", strconv.Itoa(c.opts.W), "--r", strconv.Itoa(c.opts.R),
 		"--log-level", "info",
 		// No admin listener unless DaemonArgs asks for one (a later flag
@@ -133,7 +139,7 @@ func (c *Cluster) startDaemon(addr, nodes string) *Proc {
 	}
 	args = append(args, c.opts.DaemonArgs...)
 	env := []string{"DISTRIDATA_FAULT_CLOCK_FILE=" + c.skewFile()}
-	return startProcEnv(c.t, "daemon", addr, filepath.Join(c.dir, "daemon.log"), env, args...)
+	return startServer(c.t, "daemon", filepath.Join(c.dir, "daemon.log"), env, args...)
 }
 
 // skewFile is where SkewDaemonClock writes the daemon's clock skew.
@@ -174,7 +180,8 @@ func (c *Cluster) SkewDaemonClock(d time.Duration) {
 // the daemon re-reads its skew file at most every 10 ms.
 const skewPoll = 10 * time.Millisecond
 
-// Addr is the daemon's own address (no proxy in between).
+// Addr is the daemon's own address (no proxy in between); RestartDaemon
+// changes it.
 func (c *Cluster) Addr() string { return c.Daemon.Addr }
 
 // Owners returns the nodes that hold key's replicas, preferred first.
@@ -197,34 +204,39 @@ func (c *Cluster) nodeByID(id string) *Node {
 	return nil
 }
 
-// Kill SIGKILLs node n and waits until it is gone.
+// Kill SIGKILLs node n and waits until it is gone. Its proxy refuses
+// connections until Restart: the dead node's port may be anyone's now.
 func (c *Cluster) Kill(n *Node) {
 	c.t.Helper()
+	n.Proxy.SetUpstream("")
 	if err := n.Proc.Kill(); err != nil {
 		c.t.Fatalf("systest: %v", err)
 	}
 }
 
-// Restart starts node n again on its directory and port. A killed
-// process's listener and pebble lock die with it, so both are free.
+// Restart starts node n again on its directory (a killed process's
+// pebble lock dies with it) and a new port, and points its proxy there:
+// the daemon sees the same node at the same address.
 func (c *Cluster) Restart(n *Node) {
 	c.t.Helper()
 	n.Proc = c.startNode(n)
+	n.Addr = n.Proc.Addr
+	n.Proxy.SetUpstream(n.Addr)
 }
 
 // TryRestart starts node n again like Restart, but returns a start that
-// fails (the process exits before it accepts connections, or is not ready
+// fails (the process exits before it writes its ready file, or is not ready
 // in time) as an error instead of failing the test. n.Proc is the new
 // process either way, and t.Cleanup kills it.
 func (c *Cluster) TryRestart(n *Node) error {
 	c.t.Helper()
-	p, err := launch(Binary(c.t), "node "+n.ID, n.Addr, c.nodeLog(n), nil, c.nodeArgs(n))
-	if err != nil {
-		c.t.Fatalf("systest: %v", err)
-	}
-	c.t.Cleanup(func() { p.Kill() })
+	p, err := tryStartServer(c.t, "node "+n.ID, c.nodeLog(n), nil, c.nodeArgs(n)...)
 	n.Proc = p
-	return p.awaitReady(readyTimeout)
+	if err == nil {
+		n.Addr = p.Addr
+		n.Proxy.SetUpstream(n.Addr)
+	}
+	return err
 }
 
 // Pause sends SIGSTOP to node n: its sockets stay open but nothing is
@@ -241,20 +253,28 @@ func (c *Cluster) signal(p *Proc, sig syscall.Signal) {
 	}
 }
 
-// KillDaemon SIGKILLs the daemon.
+// KillDaemon SIGKILLs the daemon. Front refuses connections until
+// RestartDaemon.
 func (c *Cluster) KillDaemon() {
 	c.t.Helper()
+	c.Front.SetUpstream("")
 	if err := c.Daemon.Kill(); err != nil {
 		c.t.Fatalf("systest: %v", err)
 	}
 }
 
-// RestartDaemon starts the daemon again with the same arguments and port.
+// RestartDaemon starts the daemon again with the same arguments, on a
+// new port (Addr changes), and points Front at it: clients that live
+// across the restart reach the daemon through Front.
 func (c *Cluster) RestartDaemon() {
 	c.t.Helper()
-	args := c.Daemon.cmd.Args[1:]
+	args := slices.Clone(c.Daemon.cmd.Args[1:])
+	if i := slices.Index(args, "--ready-file"); i >= 0 {
+		args = slices.Delete(args, i, i+2) // startServer adds it again
+	}
 	env := []string{"DISTRIDATA_FAULT_CLOCK_FILE=" + c.skewFile()}
-	c.Daemon = startProcEnv(c.t, "daemon", c.Daemon.Addr, c.Daemon.Log, env, args...)
+	c.Daemon = startServer(c.t, "daemon", c.Daemon.Log, env, args...)
+	c.Front.SetUpstream(c.Daemon.Addr)
 }
 
 // Dial connects a client to addr (the daemon or the front proxy). The

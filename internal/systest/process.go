@@ -2,8 +2,8 @@ package systest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,21 +16,22 @@ import (
 
 // Timeouts of process control, each with its reason.
 const (
-	// readyTimeout bounds how long a started process may take to accept
-	// connections: a daemon seeds its clock from nodes for up to 2 s.
+	// readyTimeout bounds how long a started process may take to write
+	// its ready file: a daemon seeds its clock from nodes for up to 2 s.
 	readyTimeout = 15 * time.Second
 	// exitTimeout bounds the wait for a killed process to be reaped.
 	exitTimeout = 10 * time.Second
-	// dialPoll is the pause between readiness probes.
-	dialPoll = 20 * time.Millisecond
+	// readyPoll is the pause between looks for the ready file.
+	readyPoll = 10 * time.Millisecond
 )
 
 // Proc is one running distridata process. Its methods may be called from
 // any goroutine.
 type Proc struct {
-	Name string // for messages: "node 3", "daemon"
-	Addr string // the address it listens on
-	Log  string // file holding its stdout and stderr
+	Name  string // for messages: "node 3", "daemon"
+	Addr  string // the address it listens on, from its ready file
+	Admin string // its admin HTTP address, if it runs one
+	Log   string // file holding its stdout and stderr
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed once the process has been reaped
@@ -38,30 +39,48 @@ type Proc struct {
 	err  error // its exit status, once done
 }
 
-// startProc runs the binary with args, logging into logPath (appended,
-// so a restarted process keeps its predecessor's log), and waits until
-// addr accepts TCP connections. t.Cleanup kills it.
-func startProc(t testing.TB, name, addr, logPath string, args ...string) *Proc {
-	t.Helper()
-	return startProcEnv(t, name, addr, logPath, nil, args...)
+// readyInfo is what serve and node write to --ready-file once every
+// listener is bound (cmd/distridata/ready_file.go).
+type readyInfo struct {
+	Listen string `json:"listen"`
+	Admin  string `json:"admin"`
 }
 
-// startProcEnv is startProc with env (KEY=VALUE) added to the test
-// process's environment.
-func startProcEnv(t testing.TB, name, addr, logPath string, env []string, args ...string) *Proc {
+// startServer runs the binary with args, which must bind port 0, plus
+// --ready-file, logging into logPath (appended, so a restarted process
+// keeps its predecessor's log), with env (KEY=VALUE) added to the test
+// process's environment. It waits for the ready file and takes the
+// addresses from it: no port is ever picked here and bound later, so no
+// other process can take it in between. t.Cleanup kills the process.
+func startServer(t testing.TB, name, logPath string, env []string, args ...string) *Proc {
 	t.Helper()
-	p, err := launch(Binary(t), name, addr, logPath, env, args)
+	p, err := tryStartServer(t, name, logPath, env, args...)
 	if err != nil {
-		t.Fatalf("systest: %v", err)
-	}
-	t.Cleanup(func() { p.Kill() })
-	if err := p.awaitReady(readyTimeout); err != nil {
 		t.Fatalf("systest: %v\n%s", err, p.Tail(4096))
 	}
 	return p
 }
 
-func launch(bin, name, addr, logPath string, env, args []string) (*Proc, error) {
+// tryStartServer is startServer returning a process that exits before it
+// is ready, or is not ready in time, as an error (with the process, for
+// its log) instead of failing t. Failing to start the binary fails t.
+func tryStartServer(t testing.TB, name, logPath string, env []string, args ...string) (*Proc, error) {
+	t.Helper()
+	ready := strings.TrimSuffix(logPath, ".log") + ".ready"
+	if err := os.Remove(ready); err != nil && !os.IsNotExist(err) {
+		t.Fatalf("systest: %v", err) // a predecessor's file; it is dead
+	}
+	p, err := launch(Binary(t), name, logPath, env, append(args, "--ready-file", ready))
+	if err != nil {
+		t.Fatalf("systest: %v", err)
+	}
+	t.Cleanup(func() { p.Kill() })
+	info, err := p.awaitReady(ready, readyTimeout)
+	p.Addr, p.Admin = info.Listen, info.Admin
+	return p, err
+}
+
+func launch(bin, name, logPath string, env, args []string) (*Proc, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -77,7 +96,7 @@ func launch(bin, name, addr, logPath string, env, args []string) (*Proc, error) 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start %s: %w", name, err)
 	}
-	p := &Proc{Name: name, Addr: addr, Log: logPath, cmd: cmd, done: make(chan struct{})}
+	p := &Proc{Name: name, Log: logPath, cmd: cmd, done: make(chan struct{})}
 	go p.reap()
 	return p, nil
 }
@@ -91,23 +110,28 @@ func (p *Proc) reap() {
 	close(p.done)
 }
 
-// awaitReady polls addr until it accepts a connection, the process
-// exits, or timeout passes.
-func (p *Proc) awaitReady(timeout time.Duration) error {
+// awaitReady polls for the ready file at path (written atomically, once
+// every listener is bound) until it appears, the process exits, or
+// timeout passes.
+func (p *Proc) awaitReady(path string, timeout time.Duration) (readyInfo, error) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.done:
-			return fmt.Errorf("%s exited before it was ready: %v", p.Name, p.ExitErr())
+			return readyInfo{}, fmt.Errorf("%s exited before it was ready: %v", p.Name, p.ExitErr())
 		default:
 		}
-		if c, err := net.DialTimeout("tcp", p.Addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return nil
+		b, err := os.ReadFile(path)
+		if err == nil {
+			var info readyInfo
+			if err := json.Unmarshal(b, &info); err != nil || info.Listen == "" {
+				return info, fmt.Errorf("%s wrote a bad ready file %q: %v", p.Name, b, err)
+			}
+			return info, nil
 		}
-		time.Sleep(dialPoll)
+		time.Sleep(readyPoll)
 	}
-	return fmt.Errorf("%s not accepting on %s after %v", p.Name, p.Addr, timeout)
+	return readyInfo{}, fmt.Errorf("%s wrote no ready file within %v", p.Name, timeout)
 }
 
 // StartClient runs the binary with args as a client process (nothing to
@@ -118,7 +142,7 @@ func (p *Proc) awaitReady(timeout time.Duration) error {
 func StartClient(t testing.TB, name string, args ...string) *Proc {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), strings.ReplaceAll(name, " ", "_")+".log")
-	p, err := launch(Binary(t), name, "", logPath, nil, args)
+	p, err := launch(Binary(t), name, logPath, nil, args)
 	if err != nil {
 		t.Fatalf("systest: %v", err)
 	}
@@ -231,22 +255,3 @@ func containsAll(line []byte, subs []string) bool {
 // RSS reads the process's resident set size from /proc/PID/status
 // (VmRSS), in bytes.
 func (p *Proc) RSS() (int64, error) { return rss(p.PID()) }
-
-// FreePort returns a free loopback host:port, for a daemon's --admin.
-func FreePort(t testing.TB) string {
-	t.Helper()
-	return freePort(t)
-}
-
-// freePort reserves a loopback port by binding :0 and releasing it. A
-// race with another process taking it is possible but rare on loopback,
-// and shows as a start failure, not a wrong result.
-func freePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("systest: cannot reserve a port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}

@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/Shopify/toxiproxy/v2/stream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
@@ -26,26 +30,115 @@ var toxiServer = sync.OnceValue(func() *toxiproxy.ApiServer {
 	return toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
 })
 
-// Proxy is one toxiproxy TCP proxy on a 127.0.0.1 port.
+// Proxy is one TCP proxy on a 127.0.0.1 port with toxiproxy's toxics.
+// It owns its listener for its whole life, so its port is never free
+// for another process to take, and its upstream can change (a restarted
+// process binds a new port of its own): SetUpstream. The accept loop is
+// ours; each accepted pair of connections is handed to toxiproxy's
+// ToxicCollection as two links, exactly as toxiproxy's own proxy does
+// (whose upstream cannot change without releasing its listen port).
 type Proxy struct {
-	Name string
-	p    *toxiproxy.Proxy
+	Name     string
+	ln       net.Listener
+	upstream atomic.Pointer[string] // "" while the upstream is down
+	p        *toxiproxy.Proxy       // never started: holds the toxics and the links
+	done     chan struct{}          // closed when the accept loop returns
+
+	mu     sync.Mutex
+	conns  []net.Conn // every connection made, closed by stop (a test's worth)
+	closed bool
 }
 
-// newProxy starts a proxy from a free port to upstream. t.Cleanup stops
-// it (which closes every connection through it).
+// newProxy starts a proxy from a port of its own to upstream. t.Cleanup
+// stops it (which closes every connection through it).
 func newProxy(t testing.TB, name, upstream string) *Proxy {
 	t.Helper()
-	p := toxiproxy.NewProxy(toxiServer(), name, "127.0.0.1:0", upstream)
-	if err := p.Start(); err != nil {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatalf("systest: cannot start proxy %s: %v", name, err)
 	}
-	t.Cleanup(p.Stop)
-	return &Proxy{Name: name, p: p}
+	x := &Proxy{Name: name, ln: ln, done: make(chan struct{}),
+		p: toxiproxy.NewProxy(toxiServer(), name, ln.Addr().String(), upstream)}
+	x.upstream.Store(&upstream)
+	go x.serve()
+	t.Cleanup(x.stop)
+	return x
 }
 
-// Addr is the proxy's listen address.
-func (x *Proxy) Addr() string { return x.p.Listen }
+// SetUpstream points new connections at addr; "" refuses them (closes
+// each at once, as a dead upstream's refused dial would), for while the
+// process behind is down and its old port may belong to anyone. Existing
+// connections keep their upstream. Any goroutine.
+func (x *Proxy) SetUpstream(addr string) { x.upstream.Store(&addr) }
+
+// serve accepts until stop closes the listener. It is the only dialer.
+func (x *Proxy) serve() {
+	defer close(x.done)
+	for {
+		client, err := x.ln.Accept()
+		if err != nil {
+			return // closed by stop
+		}
+		x.link(client)
+	}
+}
+
+// link dials the upstream for client and starts the two toxic links.
+func (x *Proxy) link(client net.Conn) {
+	addr := *x.upstream.Load()
+	if addr == "" {
+		client.Close()
+		return
+	}
+	up, err := net.DialTimeout("tcp", addr, proxyDialTimeout)
+	if err != nil {
+		client.Close()
+		return
+	}
+	if !x.track(client, up) {
+		return
+	}
+	name := client.RemoteAddr().String()
+	x.p.Toxics.StartLink(toxiServer(), name+"upstream", client, up, stream.Upstream)
+	x.p.Toxics.StartLink(toxiServer(), name+"downstream", up, client, stream.Downstream)
+}
+
+// proxyDialTimeout bounds a dial of the upstream, which blocks the accept
+// loop; a stopped (SIGSTOP) process still completes the handshake in the
+// kernel, so only a wedged host could take this long.
+const proxyDialTimeout = 2 * time.Second
+
+// track records conns for stop, or closes them if stop already ran.
+func (x *Proxy) track(conns ...net.Conn) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		for _, c := range conns {
+			c.Close()
+		}
+		return false
+	}
+	x.conns = append(x.conns, conns...)
+	return true
+}
+
+// stop closes the listener, waits for the accept loop, and closes every
+// connection, which ends toxiproxy's link goroutines.
+func (x *Proxy) stop() {
+	x.ln.Close()
+	<-x.done
+	x.mu.Lock()
+	x.closed = true
+	conns := x.conns
+	x.conns = nil
+	x.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// Addr is the proxy's listen address, fixed for its life.
+func (x *Proxy) Addr() string { return x.ln.Addr().String() }
 
 // Toxic is one toxic: its toxiproxy type ("latency", "timeout",
 // "reset_peer", "slicer", "bandwidth", ...), direction and attributes.
@@ -116,5 +209,5 @@ func (x *Proxy) Remove(t testing.TB, name string) {
 func (x *Proxy) Clear() { x.p.Toxics.ResetToxics(context.Background()) }
 
 func (x *Proxy) String() string {
-	return fmt.Sprintf("proxy %s %s→%s", x.Name, x.p.Listen, x.p.Upstream)
+	return fmt.Sprintf("proxy %s %s→%s", x.Name, x.Addr(), *x.upstream.Load())
 }
