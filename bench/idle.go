@@ -18,6 +18,11 @@ type IdleConfig struct {
 	DialTimeout time.Duration // per connection dial + HELLO; 0 means 2 s
 	Token       []byte        // HELLO token, if the daemon requires one
 	TLS         *tls.Config   // TLS to the daemon's TLS listener; nil = plain TCP
+	// Trickle, when > 0, makes them slowloris connections instead: no
+	// HELLO exchange, but one byte of a HELLO every Trickle on each
+	// connection (never its last byte, so the frame never completes),
+	// until the daemon closes it or Hold passes. 0 = idle after HELLO.
+	Trickle time.Duration
 }
 
 // IdleResult counts what HoldIdle achieved.
@@ -25,6 +30,10 @@ type IdleResult struct {
 	Opened   int   // connections whose HELLO was answered OK
 	Refused  int   // connections refused (dial error, or HELLO not OK)
 	FirstErr error // the first refusal's error, for the report
+	// With Trickle: connections the daemon closed during Hold, and when
+	// the last of them closed, counted from when all had been opened.
+	Closed    int
+	LastClose time.Duration
 }
 
 // HoldIdle opens cfg.Conns connections one after another, completes HELLO
@@ -38,6 +47,9 @@ func HoldIdle(ctx context.Context, cfg IdleConfig) (IdleResult, error) {
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 2 * time.Second
+	}
+	if cfg.Trickle > 0 {
+		return slowloris(ctx, cfg)
 	}
 	codec := &frameCodec{token: cfg.Token}
 	conns := make([]net.Conn, 0, cfg.Conns)

@@ -3,6 +3,7 @@ package reliability_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -73,16 +74,32 @@ const frameTimeout = 10 * time.Second
 // client whose replies make no progress for this long is closed.
 const outputTimeout = 10 * time.Second
 
-// H4 (shortened): 200 slowloris connections dribble a HELLO at 1 byte/s.
-// The daemon's frame deadline (FrameTimeout; serve has no flag for it, so
-// the default applies) closes every one of them, and meanwhile a canary's
-// PUT+GET p99 stays under 50 ms. The canary's p99 without slowloris and
-// the daemon's CPU share, with and without, are reported next to it, to
-// tell a slow machine from a slow daemon (RELIABILITY.md, known defects).
+// H4 bounds, each with its reason.
+const (
+	// h4Conns is the issue's 500 slowloris connections.
+	h4Conns = 500
+	// h4Bound is the issue's bound on the canary's p99 under attack.
+	h4Bound = 50 * time.Millisecond
+	// h4Slack is allowed past the frame deadline for the daemon's sweep
+	// (a quarter of the timeout apart) and the client seeing the closes.
+	h4Slack = 3 * time.Second
+)
+
+// H4: 500 slowloris connections dribble a HELLO at 1 byte/s, from a
+// process of their own (`distridata idle --trickle 1s`) so that this
+// process, which runs the canary, measures the daemon and not its own
+// scheduling of 500 sockets. The daemon's frame deadline (FrameTimeout;
+// serve has no flag for it, so the default applies) closes every one of
+// them, and meanwhile a canary's PUT+GET p99 stays under 50 ms. The
+// canary's p99 without slowloris and the daemon's CPU share, with and
+// without, are reported next to it, to tell a slow machine from a slow
+// daemon.
 func TestH4Slowloris(t *testing.T) {
 	needFull(t)
-	c := systest.Start(t, systest.Options{})
-	const conns = 200
+	// Nodes skip fsync: the canary measures the daemon's front end under
+	// slowloris, and fsync latency on a disk other jobs share (tens of ms
+	// at random) is noise that has nothing to do with it.
+	c := systest.Start(t, systest.Options{NodeArgs: []string{"--sync", "none"}})
 	// The canary's p99 without slowloris, so a miss can be told apart from
 	// a machine that is simply slow.
 	bstop := make(chan struct{})
@@ -92,65 +109,49 @@ func TestH4Slowloris(t *testing.T) {
 	close(bstop)
 	baseCPU := cpuShare(cpuTime(t, c.Daemon.PID())-cpu0, time.Since(bstart))
 	baseP99 := percentile(baseline(), 0.99)
-	const bound = 50 * time.Millisecond
 	before := daemonStat(t, c, "frame_timeout_closes")
-	var open []net.Conn
-	for range conns {
-		nc, err := systest.DialRaw(c.Addr(), false)
-		if err != nil {
-			t.Fatalf("slowloris dial: %v", err)
-		}
-		open = append(open, nc)
-	}
-	defer func() {
-		for _, nc := range open {
-			nc.Close()
-		}
-	}()
+	limit := frameTimeout + h4Slack
+	start, cpu1 := time.Now(), cpuTime(t, c.Daemon.PID())
+	loris := systest.StartClient(t, "slowloris", "idle", "--addr", c.Addr(), "--conns", strconv.Itoa(h4Conns),
+		"--trickle", "1s", "--hold", limit.String())
 	stop := make(chan struct{})
 	canaries := canaryLoop(t, c, 20*time.Millisecond, stop)
-	hello := systest.ClientHello()
-	start, cpu1 := time.Now(), cpuTime(t, c.Daemon.PID())
-	limit := frameTimeout + 3*time.Second
-	closedAt := make([]time.Duration, conns)
-	closed := 0
-	for i := 0; closed < conns && time.Since(start) < limit; i++ {
-		for j, nc := range open {
-			if closedAt[j] != 0 {
-				continue
-			}
-			nc.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
-			_, err := nc.Write(hello[i%len(hello) : i%len(hello)+1])
-			if err == nil {
-				nc.SetReadDeadline(time.Now().Add(time.Millisecond))
-				_, err = nc.Read(make([]byte, 64))
-				if isTimeout(err) {
-					err = nil
-				}
-			}
-			if err != nil {
-				closedAt[j] = time.Since(start)
-				closed++
-			}
-		}
-		time.Sleep(time.Second)
-	}
+	err := loris.Wait(limit + 30*time.Second) // it ends once all are closed, or at the limit
 	close(stop)
 	attackCPU := cpuShare(cpuTime(t, c.Daemon.PID())-cpu1, time.Since(start))
 	cops := canaries()
-	p99 := percentile(cops, 0.99)
-	if closed != conns {
-		t.Errorf("%d of %d slowloris connections still open after %v", conns-closed, conns, limit)
+	if err != nil {
+		t.Fatalf("slowloris client: %v\n%s", err, loris.Tail(1024))
 	}
-	if p99 >= bound {
-		t.Errorf("canary p99 %v under slowloris (%v without); want < %v", p99, baseP99, bound)
+	out := strings.TrimSpace(loris.Tail(1024))
+	var opened, refused, closed int
+	var lastText string
+	_, err = fmt.Sscanf(out, "opened %d refused %d closed %d last_close %s", &opened, &refused, &closed, &lastText)
+	last, perr := time.ParseDuration(lastText)
+	if err != nil || perr != nil {
+		t.Fatalf("slowloris client reported %q: %v %v", out, err, perr)
+	}
+	for _, op := range cops {
+		if op.Took > h4Bound/2 { // when, to tell the trickle rounds or the mass close apart from noise
+			t.Logf("slow canary %v after the first: %v", time.Duration(op.Call-cops[0].Call), op.Took)
+		}
+	}
+	p99 := percentile(cops, 0.99)
+	if opened != h4Conns || closed != opened {
+		t.Errorf("slowloris client: %q; want all %d opened and closed by the daemon within %v", out, h4Conns, limit)
+	}
+	swept := daemonStat(t, c, "frame_timeout_closes") - before
+	if swept < int64(opened) {
+		t.Errorf("frame_timeout_closes rose by %d for %d slowloris connections; want each closed by the frame deadline", swept, opened)
+	}
+	if p99 >= h4Bound {
+		t.Errorf("canary p99 %v under slowloris (%v without); want < %v", p99, baseP99, h4Bound)
 	}
 	if o := outcomes(cops); o[systest.OK] != len(cops) {
 		t.Errorf("canary outcomes under slowloris: %v", o)
 	}
-	swept := daemonStat(t, c, "frame_timeout_closes") - before
-	summary(t, "slowloris_conns=%d closed=%d frame_timeout_closes=%d canaries=%d canary_p99=%v baseline_p99=%v bound=%v daemon_cpu=%.1f%% (baseline %.1f%%)",
-		conns, closed, swept, len(cops), p99, baseP99, bound, attackCPU, baseCPU)
+	summary(t, "slowloris_conns=%d opened=%d closed=%d last_close=%v frame_timeout_closes=%d canaries=%d canary_p99=%v baseline_p99=%v bound=%v daemon_cpu=%.1f%% (baseline %.1f%%)",
+		h4Conns, opened, closed, last.Round(time.Millisecond), swept, len(cops), p99, baseP99, h4Bound, attackCPU, baseCPU)
 }
 
 // cpuTime is the user plus system CPU time of process pid so far, from
