@@ -151,8 +151,8 @@ func (h *Hints) deleteIfUnchanged(recs []hint, counter interface{ Add(uint64) ui
 	if len(recs) == 0 {
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.dbMu.Lock()
+	defer h.dbMu.Unlock()
 	b := h.db.NewIndexedBatch()
 	defer b.Close()
 	type gone struct {
@@ -175,9 +175,11 @@ func (h *Hints) deleteIfUnchanged(recs []hint, counter interface{ Add(uint64) ui
 		h.stats.failures.Add(1)
 		return
 	}
+	h.mu.Lock()
 	for _, d := range dels {
 		h.account(d.node, -1, -d.size)
 	}
+	h.mu.Unlock()
 	counter.Add(uint64(len(dels)))
 }
 
