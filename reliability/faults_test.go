@@ -55,6 +55,13 @@ func TestF2TwoOwnersDown(t *testing.T) {
 		systest.Count(res.H.Ops(), 0, systest.Infinity), v.Set, v.Reg)
 }
 
+// f3Probes is how many W=2 writes F3 times with the slow owner. With
+// 100 the p99 was the slowest one, so a single slow fsync on one of the
+// two fast owners (W=2 then needs the slow one) failed the test; with 300
+// the p99 tolerates two such, and code that waits for the slow owner
+// still fails it at once (every probe then takes ≥ 200 ms).
+const f3Probes = 300
+
 // F3: one node slow (300 ± 100 ms each way). W=2 writes to the keys it
 // owns complete at the speed of the two fast owners, and nothing is lost.
 func TestF3SlowNode(t *testing.T) {
@@ -62,10 +69,10 @@ func TestF3SlowNode(t *testing.T) {
 	seed := seedFor(t)
 	c := systest.Start(t, systest.Options{})
 	slow := pick(c, seed, 1)[0]
-	keys := keysOwnedBy(c, "f3", 100, slow)
+	keys := keysOwnedBy(c, "f3", f3Probes, slow)
 	conn := c.Dial(c.Addr())
 	var probes, base []systest.Op
-	res := load{Addr: c.Addr(), Seed: seed, Duration: 6 * time.Second, MaxOps: 10000}.run(t, func(h *systest.History) {
+	res := load{Addr: c.Addr(), Seed: seed, Duration: 10 * time.Second, MaxOps: 15000}.run(t, func(h *systest.History) {
 		time.Sleep(500 * time.Millisecond)
 		base = probe(conn, h, keysOwnedBy(c, "f3base", 100, slow), 2, 2*time.Second)
 		slow.Proxy.Add(t, systest.Latency(systest.Downstream, 300, 100))
@@ -75,9 +82,12 @@ func TestF3SlowNode(t *testing.T) {
 		h.Mark("heal")
 	})
 	p50, p99 := percentile(probes, 0.5), percentile(probes, 0.99)
+	slowProbes := 0
 	for _, op := range probes {
 		if op.Took > 200*time.Millisecond {
-			t.Logf("slow probe: %s took %v (%v)", op.Key, op.Took, op.Outcome)
+			if slowProbes++; slowProbes <= 10 {
+				t.Logf("slow probe: %s took %v (%v)", op.Key, op.Took, op.Outcome)
+			}
 		}
 	}
 	t.Logf("baseline before the fault: p50 %v p99 %v max %v", percentile(base, 0.5), percentile(base, 0.99), systest.MaxTook(base))
@@ -88,8 +98,8 @@ func TestF3SlowNode(t *testing.T) {
 		t.Errorf("W=2 writes wait for the slow owner: p50 %v p99 %v; want p99 < 200ms (the slow one takes ≥ 200ms)", p50, p99)
 	}
 	v := check(t, c, res)
-	summary(t, "seed=%d slow=%s probes=%d probe_p50=%v probe_p99=%v %v %v %v faults=1",
-		seed, slow.ID, len(probes), p50, p99, systest.Count(res.H.Ops(), 0, systest.Infinity), v.Set, v.Reg)
+	summary(t, "seed=%d slow=%s probes=%d probe_p50=%v probe_p99=%v over_200ms=%d %v %v %v faults=1",
+		seed, slow.ID, len(probes), p50, p99, slowProbes, systest.Count(res.H.Ops(), 0, systest.Infinity), v.Set, v.Reg)
 }
 
 // F4: one node black-holed (its proxy swallows every byte, both ways,
