@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -59,13 +58,13 @@ func (r *request) deadline(def time.Duration) time.Time {
 	return time.Unix(0, r.start).Add(d)
 }
 
-// serve runs r against the store and queues its reply. It runs on its own
-// goroutine, owned by the frontend (workers); the ctx deadline is the
-// request's deadline, and the frontend's base ctx cancels it at a hard
-// shutdown.
-func (fe *frontend) serve(r *request) {
+// serve runs r against the store and queues its reply. It runs on a
+// worker goroutine, owned by the frontend (workers.go), whose ctx it arms:
+// the ctx ends at the request's deadline, or when the frontend's base ctx
+// is cancelled at a hard shutdown.
+func (fe *frontend) serve(ctx *reqCtx, r *request) {
 	defer fe.workers.Done()
-	ctx, cancel := context.WithDeadline(fe.baseCtx, r.deadline(r.tun.defaultTimeout))
+	ctx.arm(r.deadline(r.tun.defaultTimeout))
 	var res result
 	q := int(r.opts.Quorum)
 	switch r.op {
@@ -86,7 +85,7 @@ func (fe *frontend) serve(r *request) {
 	case protocol.OpMGet:
 		fe.store.MGet(ctx, r.keys, q, r.items)
 	}
-	cancel()
+	ctx.disarm()
 	// The store has encoded or copied what it needs: the body can go.
 	putBuf(r.buf)
 	r.buf = nil

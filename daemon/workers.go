@@ -31,6 +31,7 @@ type workerPool struct {
 
 type worker struct {
 	next chan *request // capacity 1: the next request, or nil to exit
+	ctx  *reqCtx       // the context of the request it serves (reqctx.go)
 }
 
 // hand runs r on the most recently parked worker, or on a new one. Loop
@@ -48,15 +49,16 @@ func (fe *frontend) hand(r *request) {
 	}
 	p.mu.Unlock()
 	p.wg.Add(1)
-	go fe.work(&worker{next: make(chan *request, 1)}, r)
+	go fe.work(&worker{next: make(chan *request, 1), ctx: newReqCtx(fe.baseCtx)}, r)
 }
 
 // work is a worker goroutine: it serves r, then parks for the next request
 // until the pool stops or already holds enough idle workers.
 func (fe *frontend) work(w *worker, r *request) {
 	defer fe.pool.wg.Done()
+	defer w.ctx.close()
 	for r != nil {
-		fe.serve(r)
+		fe.serve(w.ctx, r)
 		if !fe.pool.park(w) {
 			return
 		}
