@@ -39,11 +39,11 @@ func newNullCoordinator(t testing.TB) *replica.Coordinator {
 }
 
 // The coordinator's own allocations per request are the context that lets
-// it cancel leftover replica calls: when the caller has a deadline (the
-// daemon's case) a readCtx or a timer-less writeCtx (1 alloc); without
-// one, WithDeadline plus its timer for reads, and a detached WithDeadline
-// for writes (5 allocs: the calls outlive the caller, see op.contexts).
-// Everything else is pooled.
+// it cancel leftover replica calls, and only when the caller has no
+// deadline: WithDeadline plus its timer for reads, and a detached
+// WithDeadline for writes (5 allocs: the calls outlive the caller, see
+// op.contexts). With a deadline (the daemon's case) the readCtx or
+// timer-less writeCtx lives in the pooled op, like everything else.
 func TestAllocationBudget(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under -race; run without it")
@@ -63,11 +63,11 @@ func TestAllocationBudget(t *testing.T) {
 		budget float64
 		fn     func()
 	}{
-		{"put", 1, func() { c.Put(ctx, key, value, 0) }},
-		{"get", 1, func() { c.Get(ctx, key, 0) }},
+		{"put", 0, func() { c.Put(ctx, key, value, 0) }},
+		{"get", 0, func() { c.Get(ctx, key, 0) }},
 		{"put without deadline", 5, func() { c.Put(context.Background(), key, value, 0) }},
-		{"mput of 16", 1, func() { c.MPut(ctx, kvs, 0, out) }},
-		{"mget of 16", 1, func() { c.MGet(ctx, keys, 0, out) }},
+		{"mput of 16", 0, func() { c.MPut(ctx, kvs, 0, out) }},
+		{"mget of 16", 0, func() { c.MGet(ctx, keys, 0, out) }},
 	} {
 		if n := testing.AllocsPerRun(200, tc.fn); n > tc.budget {
 			t.Errorf("%s: %.1f allocs per request, budget %.0f", tc.name, n, tc.budget)

@@ -68,7 +68,8 @@ func (o *op) contexts(parent context.Context) (context.Context, time.Time) {
 	}
 	if o.read {
 		if ok { // the caller's Done closes at dl: no child context needed
-			o.rctx = &readCtx{Context: parent}
+			o.rctxMem = readCtx{Context: parent}
+			o.rctx = &o.rctxMem
 			o.abort = parent.Done()
 			return o.rctx, dl
 		}
@@ -78,7 +79,8 @@ func (o *op) contexts(parent context.Context) (context.Context, time.Time) {
 	}
 	o.abort = parent.Done()
 	if ok { // the caller's Done closes at dl: the calls need no timer of their own
-		o.wctx = newWriteCtx(parent, dl)
+		o.wctxMem = writeCtx{parent: parent, deadline: dl}
+		o.wctx = &o.wctxMem
 		return o.wctx, dl
 	}
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(parent), dl)

@@ -48,6 +48,12 @@ type op struct {
 	wctx   *writeCtx          // a write's calls' ctx when the caller has a deadline; ended on release
 	rctx   *readCtx           // a read's calls' ctx when the caller has a deadline; ended on return
 	abort  <-chan struct{}    // the caller's Done (writes, and reads with an rctx); ends the wait
+	// The memory behind wctx and rctx, pooled with the op instead of
+	// allocated per request: the link asks a call's ctx only while the
+	// call is pending, and each pending call holds a reference, so
+	// neither is reused before every call is done.
+	wctxMem writeCtx
+	rctxMem readCtx
 	// waitCtx is the calls' ctx, whose end also ends the wait; nil for a
 	// write whose abort already closes at its deadline (writectx.go).
 	waitCtx context.Context
@@ -179,6 +185,7 @@ func (o *op) reset() {
 	o.nsUsed, o.phaseStart, o.undecided, o.repairs = 0, 0, 0, 0
 	o.c, o.ring, o.tun, o.hdr, o.phase = nil, nil, nil, protocol.ReplicaHeader{}, phasePlan
 	o.read, o.background, o.abort, o.move, o.waitCtx = false, false, nil, nil, nil
+	o.wctxMem, o.rctxMem = writeCtx{}, readCtx{} // released already; drop the caller's ctx
 	select {
 	case <-o.wake:
 	default:

@@ -31,10 +31,6 @@ type writeCtx struct {
 
 var _ context.Context = (*writeCtx)(nil)
 
-func newWriteCtx(parent context.Context, dl time.Time) *writeCtx {
-	return &writeCtx{parent: parent, deadline: dl}
-}
-
 func (c *writeCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 func (c *writeCtx) Value(key any) any { return c.parent.Value(key) }
