@@ -84,6 +84,7 @@ func (c *conn) enqueue(r *request, sealed []byte, h protocol.ReplicaHeader, item
 	} else {
 		c.wbuf = appendRequest(c.wbuf, id, h, items)
 	}
+	r.refs.Add(1) // the table's: dropped by whoever completes r
 	c.pending[id] = r
 	c.queued++
 	wake := c.queued == 1

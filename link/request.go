@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +17,13 @@ import (
 // sweeper or the sender when its ctx ended, the connection's shutdown)
 // owns its completion, so done runs exactly once; before insertion the
 // sending goroutine owns it.
+//
+// A SendTransient request is pooled. Two parties may touch it at once
+// after insertion: the sender, which looks at it until submit returns,
+// and whoever completes it. refs counts them (1 for the sender, +1 at
+// insertion), and only the last one returns it to the pool, so a late
+// reply, the sweeper or a shutdown never finds a recycled request, and
+// the sender never checks the ctx of someone else's.
 type request struct {
 	ctx   context.Context
 	done  func(replica.Reply)
@@ -32,6 +40,34 @@ type request struct {
 
 	id   uint64               // guarded by the connection's mu
 	conn atomic.Pointer[conn] // set once, when inserted into conn's table
+
+	pooled bool         // from requestPool: recycled when refs reaches 0
+	refs   atomic.Int32 // the sender's reference, plus one while inserted
+}
+
+var requestPool = sync.Pool{New: func() any { return new(request) }}
+
+// newRequest returns a request holding the sender's reference. A pooled
+// one lends its one-result array to done: see SendTransient.
+func newRequest(pooled bool) *request {
+	var r *request
+	if pooled {
+		r = requestPool.Get().(*request)
+		r.pooled = true
+	} else {
+		r = new(request)
+	}
+	r.refs.Store(1)
+	return r
+}
+
+// unref drops a reference; the last one recycles a pooled request.
+func (r *request) unref() {
+	if r.refs.Add(-1) != 0 || !r.pooled {
+		return
+	}
+	*r = request{} // pins no ctx, callback or value
+	requestPool.Put(r)
 }
 
 // onCtxDone completes a request whose ctx ended right after the sender
@@ -57,14 +93,16 @@ func (r *request) expire(err error) {
 	r.complete(replica.Reply{Err: err})
 }
 
-// complete returns the request's window share and calls done. The caller
-// must own the request (see the type comment).
+// complete returns the request's window share, calls done and drops the
+// table's reference. The caller must own the request (see the type
+// comment) and must not touch it afterwards.
 func (r *request) complete(rep replica.Reply) {
 	r.node.window.release(r.size)
 	if rep.Err != nil {
 		r.node.stats.errors.Add(1)
 	}
 	r.done(rep)
+	r.unref()
 }
 
 // deadlineMs is the request's remaining budget for the wire header: the

@@ -31,6 +31,16 @@ type Backend interface {
 	Up(node string) bool
 }
 
+// TransientBackend is a Backend that can also lend a reply's Results: with
+// SendTransient, Reply.Results (the slice, not the Values, which still
+// belong to the receiver) is valid only until done returns, so the backend
+// can reuse its memory. The Coordinator uses SendTransient when its
+// Backend has it: its callbacks copy what they keep from each Result.
+type TransientBackend interface {
+	Backend
+	SendTransient(ctx context.Context, node string, h protocol.ReplicaHeader, items []protocol.Item, done func(Reply))
+}
+
 // Reply is a storage node's answer to one Send.
 type Reply struct {
 	Stamp   protocol.ReplicaStamp

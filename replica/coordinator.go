@@ -20,6 +20,7 @@ import (
 type Coordinator struct {
 	cfg   Config
 	b     Backend
+	send  func(ctx context.Context, node string, h protocol.ReplicaHeader, items []protocol.Item, done func(Reply)) // b's SendTransient if it has one, else Send
 	clock *protocol.Clock
 	log   *slog.Logger
 	ring  atomic.Pointer[ring.Ring]
@@ -56,6 +57,10 @@ func New(cfg Config, r *ring.Ring, b Backend, clock *protocol.Clock) (*Coordinat
 	c := &Coordinator{cfg: cfg, b: b, clock: clock, log: cfg.Logger, bgSem: make(chan struct{}, cfg.MaxAsyncRepairs)}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.send = b.Send
+	if tb, ok := b.(TransientBackend); ok {
+		c.send = tb.SendTransient
 	}
 	c.gate.Store(&writeGate{})
 	t := cfg.tunables()

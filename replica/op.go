@@ -302,7 +302,7 @@ func (o *op) planKey(i int) {
 func (o *op) sendAll(ctx context.Context, from, to int) {
 	for _, ns := range o.sends[from:to] {
 		o.refs.Add(1)
-		o.c.b.Send(ctx, ns.id, o.hdr, ns.items, ns.fn)
+		o.c.send(ctx, ns.id, o.hdr, ns.items, ns.fn)
 	}
 }
 
