@@ -17,7 +17,7 @@ VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build run test fuzz-smoke fuzz check staticcheck bench bench-anchors reliability clean
+.PHONY: build run test fuzz-smoke fuzz fuzz-keep check staticcheck bench bench-anchors reliability clean
 
 build: ## build the distridata binary into bin/
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/distridata
@@ -35,6 +35,9 @@ fuzz-smoke:
 
 fuzz: ## run every Fuzz* target for FUZZTIME each
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz-all.sh
+
+fuzz-keep: ## copy the fuzzer's interesting inputs into testdata/fuzz (commit them after review)
+	./scripts/fuzz-keep.sh
 
 check: staticcheck ## gofmt diff, vet, staticcheck, race tests
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
