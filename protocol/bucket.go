@@ -88,7 +88,7 @@ func AppendBuckets(dst []byte, id uint64, b Buckets) []byte {
 // DecodeBuckets parses an RBUCKETS body.
 func DecodeBuckets(body []byte) (Buckets, error) {
 	c := cursor{b: body}
-	b := Buckets{ReplicaHeader: ReplicaHeader{Epoch: c.u64(), DeadlineMs: c.u32()}, Partition: c.u32()}
+	b := Buckets{ReplicaHeader: c.replicaHeader(), Partition: c.u32()}
 	b.Bucket = c.bucket()
 	b.Split = c.u8()
 	if err := c.done(); err != nil {
@@ -113,7 +113,7 @@ func BucketsReplySize(n int) int { return 18 + 16*n }
 // keeps len(ds) within MaxBucketSplit's bound.
 func AppendBucketsReply(dst []byte, id uint64, st ReplicaStamp, ds []BucketDigest) []byte {
 	dst, start := beginFrame(dst, OpReplicaBuckets, FlagReply, StatusOK, id)
-	dst = appendU64(appendU64(dst, st.Clock), st.Epoch)
+	dst = appendStamp(dst, st)
 	dst = appendU16(dst, uint16(len(ds)))
 	for _, d := range ds {
 		dst = appendU64(appendU64(dst, d.Keys), d.Digest)
@@ -131,7 +131,7 @@ type BucketsReply struct {
 // DecodeBucketsReply parses the body of an OK RBUCKETS reply.
 func DecodeBucketsReply(body []byte) (BucketsReply, error) {
 	c := cursor{b: body}
-	r := BucketsReply{ReplicaStamp: ReplicaStamp{Clock: c.u64(), Epoch: c.u64()}, Count: int(c.u16())}
+	r := BucketsReply{ReplicaStamp: c.stamp(), Count: int(c.u16())}
 	r.rest = c.take(16 * r.Count)
 	if err := c.done(); err != nil {
 		return BucketsReply{}, err
@@ -148,7 +148,7 @@ func (r *BucketsReply) At(i int) BucketDigest {
 // decodeBucketScan parses an RBSCAN body into s (see DecodeScan).
 func decodeBucketScan(body []byte) (Scan, error) {
 	c := cursor{b: body}
-	s := Scan{ReplicaHeader: ReplicaHeader{Epoch: c.u64(), DeadlineMs: c.u32()}}
+	s := Scan{ReplicaHeader: c.replicaHeader()}
 	s.Partition = c.u32()
 	s.Bucket = c.bucket()
 	return s.tail(&c)

@@ -36,7 +36,7 @@ func AppendEpochCommit(dst []byte, id uint64, c EpochCommit) []byte {
 // DecodeEpochCommit parses an REPOCH request body.
 func DecodeEpochCommit(body []byte) (EpochCommit, error) {
 	c := cursor{b: body}
-	e := EpochCommit{ReplicaHeader: ReplicaHeader{Epoch: c.u64(), DeadlineMs: c.u32()}, Ring: c.u64()}
+	e := EpochCommit{ReplicaHeader: c.replicaHeader(), Ring: c.u64()}
 	return e, c.done()
 }
 
@@ -45,7 +45,7 @@ func DecodeEpochCommit(body []byte) (EpochCommit, error) {
 // with another ring).
 func AppendEpochReply(dst []byte, id uint64, s Status, r EpochReply) []byte {
 	dst, start := beginFrame(dst, OpReplicaEpoch, FlagReply, s, id)
-	dst = appendU64(appendU64(dst, r.Clock), r.Epoch)
+	dst = appendStamp(dst, r.ReplicaStamp)
 	dst = appendU64(dst, r.Ring)
 	return endFrame(dst, start)
 }
@@ -53,7 +53,7 @@ func AppendEpochReply(dst []byte, id uint64, s Status, r EpochReply) []byte {
 // DecodeEpochReply parses the body of an OK or WRONG_EPOCH REPOCH reply.
 func DecodeEpochReply(body []byte) (EpochReply, error) {
 	c := cursor{b: body}
-	r := EpochReply{ReplicaStamp: ReplicaStamp{Clock: c.u64(), Epoch: c.u64()}, Ring: c.u64()}
+	r := EpochReply{ReplicaStamp: c.stamp(), Ring: c.u64()}
 	return r, c.done()
 }
 
@@ -82,7 +82,7 @@ func AppendDrop(dst []byte, id uint64, d Drop) []byte {
 // DecodeDrop parses an RDROP request body.
 func DecodeDrop(body []byte) (Drop, error) {
 	c := cursor{b: body}
-	d := Drop{ReplicaHeader: ReplicaHeader{Epoch: c.u64(), DeadlineMs: c.u32()}, Partition: c.u32()}
+	d := Drop{ReplicaHeader: c.replicaHeader(), Partition: c.u32()}
 	return d, c.done()
 }
 
@@ -91,7 +91,7 @@ func DecodeDrop(body []byte) (Drop, error) {
 // a newer ring is being moved to).
 func AppendDropReply(dst []byte, id uint64, s Status, r DropReply) []byte {
 	dst, start := beginFrame(dst, OpReplicaDrop, FlagReply, s, id)
-	dst = appendU64(appendU64(dst, r.Clock), r.Epoch)
+	dst = appendStamp(dst, r.ReplicaStamp)
 	dst = appendU64(dst, r.Keys)
 	return endFrame(dst, start)
 }
@@ -99,6 +99,6 @@ func AppendDropReply(dst []byte, id uint64, s Status, r DropReply) []byte {
 // DecodeDropReply parses the body of an OK or WRONG_EPOCH RDROP reply.
 func DecodeDropReply(body []byte) (DropReply, error) {
 	c := cursor{b: body}
-	r := DropReply{ReplicaStamp: ReplicaStamp{Clock: c.u64(), Epoch: c.u64()}, Keys: c.u64()}
+	r := DropReply{ReplicaStamp: c.stamp(), Keys: c.u64()}
 	return r, c.done()
 }

@@ -90,6 +90,20 @@ func appendReplicaHeader(dst []byte, h ReplicaHeader) []byte {
 	return appendU32(appendU64(dst, h.Epoch), h.DeadlineMs)
 }
 
+// replicaHeader reads the prefix every replica request starts with.
+func (c *cursor) replicaHeader() ReplicaHeader {
+	return ReplicaHeader{Epoch: c.u64(), DeadlineMs: c.u32()}
+}
+
+// appendStamp and stamp write and read the prefix of every replica reply.
+func appendStamp(dst []byte, st ReplicaStamp) []byte {
+	return appendU64(appendU64(dst, st.Clock), st.Epoch)
+}
+
+func (c *cursor) stamp() ReplicaStamp {
+	return ReplicaStamp{Clock: c.u64(), Epoch: c.u64()}
+}
+
 func appendItem(dst []byte, start int, it Item) []byte {
 	dst = appendU8(dst, uint8(it.Kind))
 	dst = appendU32(dst, it.Partition)
@@ -150,7 +164,7 @@ func AppendReplicaOp(dst []byte, id uint64, h ReplicaHeader, it Item) []byte {
 // item kind matches the opcode.
 func DecodeReplicaOp(op Opcode, body []byte) (ReplicaHeader, Item, error) {
 	c := cursor{b: body}
-	h := ReplicaHeader{Epoch: c.u64(), DeadlineMs: c.u32()}
+	h := c.replicaHeader()
 	it := c.item()
 	if err := c.done(); err != nil {
 		return ReplicaHeader{}, Item{}, err
@@ -205,7 +219,7 @@ type ReplicaBatch struct {
 // DecodeReplicaBatch parses an RBATCH body.
 func DecodeReplicaBatch(body []byte) (ReplicaBatch, error) {
 	c := cursor{b: body}
-	b := ReplicaBatch{ReplicaHeader: ReplicaHeader{Epoch: c.u64(), DeadlineMs: c.u32()}, Count: int(c.u16())}
+	b := ReplicaBatch{ReplicaHeader: c.replicaHeader(), Count: int(c.u16())}
 	b.rest = c.b
 	for i := 0; i < b.Count && c.err == nil; i++ {
 		c.item()
@@ -231,7 +245,7 @@ func (b *ReplicaBatch) Next() (it Item, ok bool) {
 // header status is the result's.
 func AppendReplicaReply(dst []byte, op Opcode, id uint64, st ReplicaStamp, r Result) []byte {
 	dst, start := beginFrame(dst, op, FlagReply, r.Status, id)
-	dst = appendU64(appendU64(dst, st.Clock), st.Epoch)
+	dst = appendStamp(dst, st)
 	dst = appendResult(dst, r)
 	return endFrame(dst, start)
 }
@@ -244,7 +258,7 @@ func DecodeReplicaReply(h Header, body []byte) (ReplicaStamp, Result, error) {
 		return ReplicaStamp{}, Result{Status: h.Status}, nil
 	}
 	c := cursor{b: body}
-	st := ReplicaStamp{Clock: c.u64(), Epoch: c.u64()}
+	st := c.stamp()
 	r := c.result()
 	return st, r, c.done()
 }
@@ -289,7 +303,7 @@ type ReplicaBatchReply struct {
 // DecodeReplicaBatchReply parses the body of an OK RBATCH reply.
 func DecodeReplicaBatchReply(body []byte) (ReplicaBatchReply, error) {
 	c := cursor{b: body}
-	r := ReplicaBatchReply{ReplicaStamp: ReplicaStamp{Clock: c.u64(), Epoch: c.u64()}, Count: int(c.u16())}
+	r := ReplicaBatchReply{ReplicaStamp: c.stamp(), Count: int(c.u16())}
 	r.rest = c.b
 	for i := 0; i < r.Count && c.err == nil; i++ {
 		c.result()

@@ -59,7 +59,7 @@ func DecodeScan(op Opcode, body []byte) (Scan, error) {
 		return s, err
 	}
 	c := cursor{b: body}
-	s := Scan{ReplicaHeader: ReplicaHeader{Epoch: c.u64(), DeadlineMs: c.u32()}}
+	s := Scan{ReplicaHeader: c.replicaHeader()}
 	s.Partition = c.u32()
 	return s.tail(&c)
 }
@@ -134,7 +134,7 @@ type ScanReply struct {
 // DecodeScanReply parses the body of an OK RSCAN reply.
 func DecodeScanReply(body []byte) (ScanReply, error) {
 	c := cursor{b: body}
-	r := ScanReply{ReplicaStamp: ReplicaStamp{Clock: c.u64(), Epoch: c.u64()}}
+	r := ScanReply{ReplicaStamp: c.stamp()}
 	more := c.u8()
 	r.Count = int(c.u16())
 	r.rest = c.b
@@ -186,7 +186,7 @@ func AppendDigest(dst []byte, id uint64, d Digest) []byte {
 // DecodeDigest parses an RDIGEST body.
 func DecodeDigest(body []byte) (Digest, error) {
 	c := cursor{b: body}
-	d := Digest{ReplicaHeader: ReplicaHeader{Epoch: c.u64(), DeadlineMs: c.u32()}, Partition: c.u32()}
+	d := Digest{ReplicaHeader: c.replicaHeader(), Partition: c.u32()}
 	return d, c.done()
 }
 
@@ -200,7 +200,7 @@ type DigestReply struct {
 // AppendDigestReply appends a whole RDIGEST reply frame.
 func AppendDigestReply(dst []byte, id uint64, r DigestReply) []byte {
 	dst, start := beginFrame(dst, OpReplicaDigest, FlagReply, StatusOK, id)
-	dst = appendU64(appendU64(dst, r.Clock), r.Epoch)
+	dst = appendStamp(dst, r.ReplicaStamp)
 	dst = appendU64(appendU64(dst, r.Keys), r.Digest)
 	return endFrame(dst, start)
 }
@@ -208,7 +208,7 @@ func AppendDigestReply(dst []byte, id uint64, r DigestReply) []byte {
 // DecodeDigestReply parses the body of an OK RDIGEST reply.
 func DecodeDigestReply(body []byte) (DigestReply, error) {
 	c := cursor{b: body}
-	r := DigestReply{ReplicaStamp: ReplicaStamp{Clock: c.u64(), Epoch: c.u64()}}
+	r := DigestReply{ReplicaStamp: c.stamp()}
 	r.Keys = c.u64()
 	r.Digest = c.u64()
 	return r, c.done()
