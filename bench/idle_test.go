@@ -94,6 +94,7 @@ func TestHoldIdleTrickleNeverCompletesHello(t *testing.T) {
 		}
 		defer nc.Close() // which ends the client's run
 		b := make([]byte, len(hello))
+		nc.SetReadDeadline(time.Now().Add(30 * time.Second)) // fail, never hang
 		n, _ := io.ReadAtLeast(nc, b, len(hello)-1)
 		// Long past the period: a last byte would have come.
 		nc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))

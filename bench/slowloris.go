@@ -56,16 +56,14 @@ func slowloris(ctx context.Context, cfg IdleConfig) (IdleResult, error) {
 	defer hold.Stop()
 	tick := time.NewTicker(cfg.Trickle)
 	defer tick.Stop()
-	for sent := 0; res.Closed < res.Opened; {
+	sent := make([]int, len(conns)) // HELLO bytes each connection has written
+	for res.Closed < res.Opened {
 		select {
 		case d := <-closed:
 			res.Closed++
 			res.LastClose = d
 		case <-tick.C:
-			if sent < len(hello)-1 { // never the last byte: the frame stays incomplete
-				trickleByte(conns, dead, hello[sent:sent+1], cfg.Trickle)
-				sent++
-			}
+			trickleByte(conns, dead, sent, hello, cfg.Trickle)
 		case <-hold.C:
 			return res, nil
 		case <-ctx.Done():
@@ -88,14 +86,19 @@ func watchClose(nc net.Conn, dead *atomic.Bool, start time.Time, closed chan<- t
 	closed <- time.Since(start)
 }
 
-// trickleByte writes b to every connection still open, each bounded by
-// one trickle period so a full socket cannot stall the round.
-func trickleByte(conns []net.Conn, dead []atomic.Bool, b []byte, period time.Duration) {
+// trickleByte writes the next byte of hello to every connection still
+// open, never the last one, so each frame stays incomplete. Each write is
+// bounded by one trickle period so a full socket cannot stall the round;
+// a write that timed out before its byte went is retried on the next tick
+// (counting it as sent would leave the peer waiting for a byte that never
+// comes, and the HELLO malformed).
+func trickleByte(conns []net.Conn, dead []atomic.Bool, sent []int, hello []byte, period time.Duration) {
 	for i, nc := range conns {
-		if dead[i].Load() {
+		if dead[i].Load() || sent[i] >= len(hello)-1 {
 			continue
 		}
 		nc.SetWriteDeadline(time.Now().Add(period))
-		nc.Write(b) // a failure shows as a close to its watcher
+		n, _ := nc.Write(hello[sent[i] : sent[i]+1]) // a failure shows as a close to its watcher
+		sent[i] += n
 	}
 }
