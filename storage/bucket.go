@@ -28,12 +28,7 @@ func (c *conn) buckets(h protocol.Header, plain []byte, body *[]byte, size int, 
 	if err != nil {
 		return c.refuse(h, body, size, err)
 	}
-	if !c.s.admitEpoch(req.Epoch) {
-		c.replyStatus(h, protocol.StatusWrongEpoch, body, size)
-		return closeReason{}
-	}
-	if c.now.After(c.s.deadline(arrival, req.DeadlineMs)) {
-		c.replyStatus(h, protocol.StatusTimeout, body, size)
+	if !c.admitRead(h, req.ReplicaHeader, arrival, body, size) {
 		return closeReason{}
 	}
 	if protocol.HeaderSize+protocol.BucketsReplySize(req.Count()) > c.s.cfg.Limits.MaxFrameSize {

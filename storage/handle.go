@@ -251,12 +251,7 @@ func (c *conn) scan(h protocol.Header, plain []byte, body *[]byte, size int, arr
 	if err != nil {
 		return c.refuse(h, body, size, err)
 	}
-	if !c.s.admitEpoch(sc.Epoch) {
-		c.replyStatus(h, protocol.StatusWrongEpoch, body, size)
-		return closeReason{}
-	}
-	if c.now.After(c.s.deadline(arrival, sc.DeadlineMs)) {
-		c.replyStatus(h, protocol.StatusTimeout, body, size)
+	if !c.admitRead(h, sc.ReplicaHeader, arrival, body, size) {
 		return closeReason{}
 	}
 	limit := int(sc.Limit)
@@ -296,12 +291,7 @@ func (c *conn) digest(h protocol.Header, plain []byte, body *[]byte, size int, a
 	if err != nil {
 		return c.refuse(h, body, size, err)
 	}
-	if !c.s.admitEpoch(d.Epoch) {
-		c.replyStatus(h, protocol.StatusWrongEpoch, body, size)
-		return closeReason{}
-	}
-	if c.now.After(c.s.deadline(arrival, d.DeadlineMs)) {
-		c.replyStatus(h, protocol.StatusTimeout, body, size)
+	if !c.admitRead(h, d.ReplicaHeader, arrival, body, size) {
 		return closeReason{}
 	}
 	pd, err := c.s.eng.Digest(d.Partition)
@@ -344,4 +334,20 @@ func (s *Server) readItems(r *request) {
 			r.results[i] = s.get(&r.items[i], nil)
 		}
 	}
+}
+
+// admitRead answers WRONG_EPOCH for a request from an older ring and
+// TIMEOUT for one whose deadline passed before it ran; false means it
+// answered and the caller stops. Scans, digests and bucket digests share
+// it: each reads a whole partition, which is wasted once the sender gave up.
+func (c *conn) admitRead(h protocol.Header, rh protocol.ReplicaHeader, arrival time.Time, body *[]byte, size int) bool {
+	if !c.s.admitEpoch(rh.Epoch) {
+		c.replyStatus(h, protocol.StatusWrongEpoch, body, size)
+		return false
+	}
+	if c.now.After(c.s.deadline(arrival, rh.DeadlineMs)) {
+		c.replyStatus(h, protocol.StatusTimeout, body, size)
+		return false
+	}
+	return true
 }
