@@ -3,16 +3,27 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // readReady parses a ready file written by serve or node.
 func readReady(t *testing.T, path string) readyInfo {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	// The process prints its "listening" line before it writes the file
+	// (atomically, by rename), so the file may lag the line a moment.
+	var b []byte
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if b, err = os.ReadFile(path); err == nil || !errors.Is(err, fs.ErrNotExist) || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatalf("ready file: %v", err)
 	}
