@@ -310,6 +310,10 @@ func TestSetNodesReaddress(t *testing.T) {
 		t.Fatalf("stats addr %s, want %s", s.Addr, b.addr)
 	}
 
+	// The writer counts a send after its Write returns, which can be after
+	// the reply reached the caller: wait for the count, then check a
+	// relink (which would start the counters over) did not reset it.
+	waitFor(t, 2*time.Second, "the send to b counted", func() bool { return stats(p, "n1").Sent == 1 })
 	p.SetNodes(map[string]string{"n1": b.addr, "n2": a.addr}) // n1 unchanged keeps its link
 	if s := stats(p, "n1"); s.Sent != 1 {
 		t.Fatalf("unchanged node was relinked: %+v", s)
