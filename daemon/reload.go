@@ -13,9 +13,12 @@ import (
 
 // liveFields are the Config fields Reload applies to a running daemon:
 // the membership; the front end's limits, windows, budgets, timeouts and
-// token (tunables.go); and the replication core's default quorums,
-// request budget and read repair (replica.Tunables). Requests in flight
-// finish with the settings they started with. Every other field sizes
+// token (tunables.go); the replication core's default quorums, request
+// budget and read repair (replica.Tunables); and the TLS material of the
+// client listener and of the links (link.Tunables), which later
+// handshakes use. Requests in flight finish with the settings they
+// started with, and connections keep the certificates they were made
+// with. Every other field sizes
 // something already built (listeners, event loops, worker pool, links,
 // ring, N) or is read without synchronisation, so a change to it needs a
 // restart; Reload logs which ones it kept.
@@ -25,6 +28,7 @@ var liveFields = []string{
 	"ConnWindow", "ConnWindowBytes", "MaxInboundBuffered", "MaxOutboundBuffered",
 	"OutputWindow", "OutputTimeout", "MemoryBudget", "Token",
 	"Replica.W", "Replica.R", "Replica.Timeout", "Replica.ReadRepair",
+	"TLS", "Link.TLS",
 }
 
 // LiveFields names the Config fields a Reload applies without a restart,
@@ -36,8 +40,7 @@ func LiveFields() []string { return slices.Clone(liveFields) }
 var reloadIgnored = map[string]bool{
 	"Logger": true, "Replica.Logger": true, "Replica.OnMiss": true, "Replica.Origin": true,
 	"Link.Logger": true, "Link.OnStamp": true, "Repair.Logger": true, "Repair.WriteQuorum": true,
-	"Ring.Replicas": true, "TLS": true, // certificates are read at start only
-	"Clock": true, // a test hook, never reloaded
+	"Ring.Replicas": true, "Clock": true, // Clock: a test hook, never reloaded
 }
 
 // Reload applies cfg to the running daemon. A membership change (nodes
@@ -89,10 +92,16 @@ func (d *Daemon) reload(cfg Config) error {
 	// What will run: the live fields of cfg with the rest kept, which
 	// must hold together too (W within the running N, say).
 	next := withLiveFields(d.cfg, cfg)
+	kept := restartFields(d.cfg, cfg)
+	if (next.Link.TLS == nil) != (d.cfg.Link.TLS == nil) {
+		// Nodes serve TLS or plain TCP: switching needs them restarted too.
+		next.Link.TLS = d.cfg.Link.TLS
+		kept = append(kept, "Link.TLS (TLS on or off)")
+	}
 	if err := next.Check(); err != nil {
 		return fmt.Errorf("cannot reload: with the settings that need a restart kept: %w", err)
 	}
-	if kept := restartFields(d.cfg, cfg); len(kept) > 0 {
+	if len(kept) > 0 {
 		d.log.Warn("reload: these settings change only at restart; running values kept", "fields", kept)
 	}
 	if err := d.reloadMembers(cfg.Nodes); err != nil {
@@ -103,6 +112,9 @@ func (d *Daemon) reload(cfg Config) error {
 	d.cfg = next
 	if len(changed) > 0 {
 		d.log.Info("reload: settings applied to new requests and connections", "fields", changed)
+	}
+	if d.tls != nil || next.Link.TLS != nil {
+		d.log.Info("reload: TLS material applied to new handshakes", "listener", d.tls != nil, "links", next.Link.TLS != nil)
 	}
 	return nil
 }
@@ -144,6 +156,12 @@ func (d *Daemon) applyTunables(next Config) {
 		panic(fmt.Sprintf("daemon: checked replica tunables refused: %v", err)) // a bug: Check passed
 	}
 	d.fe.setTunables(next)
+	if d.tls != nil {
+		d.tls.setConfig(next.TLS)
+	}
+	if err := d.pool.SetTunables(next.Link.Tunables()); err != nil {
+		panic(fmt.Sprintf("daemon: link tunables refused: %v", err)) // a bug: reload kept TLS on or off
+	}
 }
 
 // sameMembers reports whether two memberships are equal, ignoring order.
@@ -192,12 +210,14 @@ func withLiveFields(old, new Config) Config {
 	return out
 }
 
-// changedLive names the live fields, apart from Nodes, that differ.
+// changedLive names the live fields, apart from Nodes and the TLS
+// configs, that differ. TLS configs are re-read from their files on
+// every reload and hold state once used, so reload logs them apart.
 func changedLive(old, new Config) []string {
 	var out []string
 	o, n := reflect.ValueOf(old), reflect.ValueOf(new)
 	for _, name := range liveFields {
-		if name == "Nodes" {
+		if name == "Nodes" || name == "TLS" || name == "Link.TLS" {
 			continue
 		}
 		idx := fieldIndex(o.Type(), name)

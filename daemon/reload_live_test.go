@@ -23,7 +23,11 @@ import (
 func startReloadable(t *testing.T, o clustertest.Options) (*clustertest.Cluster, daemon.Config) {
 	t.Helper()
 	var cfg daemon.Config
+	adjust := o.Daemon
 	o.Daemon = func(c *daemon.Config) {
+		if adjust != nil {
+			adjust(c)
+		}
 		c.Admin = "127.0.0.1:0"
 		cfg = *c
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -34,23 +35,41 @@ const tlsReadBuffer = 64 << 10
 // daemon starts it after the gnet front end and closes it in Shutdown:
 // stopAccepting first, then close once the drain is over.
 type tlsFront struct {
-	fe   *frontend
-	ln   net.Listener
+	fe *frontend
+	ln net.Listener
+	// cfg is the server config of the next handshake (certificate,
+	// client CAs); a reload replaces it (setConfig), and connections
+	// already handshaken keep what they were made with.
+	cfg  atomic.Pointer[tls.Config]
 	wg   sync.WaitGroup // the accept loop and every connection's goroutines
 	mu   sync.Mutex
 	open map[*tlsConn]struct{}
 }
 
 func startTLS(fe *frontend, addr string, cfg *tls.Config) (*tlsFront, error) {
-	ln, err := tls.Listen("tcp", addr, cfg)
+	t := &tlsFront{fe: fe, open: map[*tlsConn]struct{}{}}
+	t.cfg.Store(cfg)
+	// The listener's own config only points at the current one, so a
+	// reload needs no new listener.
+	ln, err := tls.Listen("tcp", addr, &tls.Config{GetConfigForClient: t.configFor})
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen for TLS on %s: %w", addr, err)
 	}
-	t := &tlsFront{fe: fe, ln: ln, open: map[*tlsConn]struct{}{}}
+	t.ln = ln
 	t.wg.Add(1)
 	go t.accept()
 	return t, nil
 }
+
+// configFor is the listener's GetConfigForClient: every handshake uses
+// the config current when it starts. Handshake goroutines.
+func (t *tlsFront) configFor(*tls.ClientHelloInfo) (*tls.Config, error) {
+	return t.cfg.Load(), nil
+}
+
+// setConfig makes cfg (which has a certificate: Check) the config of
+// later handshakes. Any goroutine.
+func (t *tlsFront) setConfig(cfg *tls.Config) { t.cfg.Store(cfg) }
 
 func (t *tlsFront) addr() string { return t.ln.Addr().String() }
 

@@ -1,6 +1,7 @@
 package link
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/distridata/distridata/protocol"
@@ -76,3 +77,7 @@ func both(class, cause error) error {
 	}
 	return fmt.Errorf("%w: %w", class, cause)
 }
+
+// ErrTLSSwitch: SetTunables would turn TLS on or off; a pool's transport
+// is fixed when it is made (see Tunables).
+var ErrTLSSwitch = errors.New("link: TLS cannot be turned on or off in a running pool")

@@ -19,7 +19,7 @@ func (n *node) connect() (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot dial node: %w", err)
 	}
-	if cfg := n.pool.cfg.TLS; cfg != nil {
+	if cfg := n.pool.tunables().TLS; cfg != nil {
 		if nc, err = clientTLS(n.ctx, nc, cfg, n.addr, n.pool.cfg.DialTimeout); err != nil {
 			return nil, fmt.Errorf("cannot dial node: %w", err)
 		}

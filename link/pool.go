@@ -11,6 +11,7 @@ import (
 // implements replica.Backend. All methods are safe for concurrent use.
 type Pool struct {
 	cfg Config
+	tun atomic.Pointer[Tunables] // Config's live part (tunables.go)
 	log *slog.Logger
 
 	nodes  atomic.Pointer[map[string]*node] // immutable snapshot; replaced under mu
@@ -31,6 +32,8 @@ func New(cfg Config) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{cfg: cfg, log: cfg.Logger}
+	t := cfg.Tunables()
+	p.tun.Store(&t)
 	if p.log == nil {
 		p.log = slog.Default()
 	}

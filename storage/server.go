@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +42,7 @@ type Server struct {
 	failCh      chan struct{} // closed when the node fails-stop
 	inline      bool          // apply writes on the readers, not the committer
 	stats       counters
+	tlsm        tlsMaterial // TLS server config, replaceable (tls.go)
 
 	commitQ    chan *request // bounded: CommitQueue
 	syncQ      chan *group   // committer → syncer: applied groups awaiting sync and answers
@@ -103,9 +103,6 @@ func StartEngine(cfg Config, eng Engine) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
 	}
-	if cfg.TLS != nil {
-		ln = tls.NewListener(ln, cfg.TLS) // handshakes run on each connection's reader
-	}
 	s := &Server{
 		cfg:          cfg,
 		log:          cfg.logger(),
@@ -122,6 +119,7 @@ func StartEngine(cfg Config, eng Engine) (*Server, error) {
 		failCh:       make(chan struct{}),
 		shutdownDone: make(chan struct{}),
 	}
+	s.ln = s.tlsm.wrap(ln, cfg.TLS)
 	if cfg.Token != "" {
 		s.tokenHash = sha256.Sum256([]byte(cfg.Token))
 	}

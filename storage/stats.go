@@ -61,5 +61,7 @@ func (s *Server) appendStats(b []byte) []byte {
 	line("epoch_seen", s.seen.Load())
 	line("clock", s.clock.Last())
 	line("failed", failed)
+	line("tls_reloads", s.tlsm.reloads.Load())
+	line("tls_reload_failures", s.tlsm.failures.Load())
 	return b
 }

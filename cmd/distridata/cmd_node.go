@@ -6,6 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/distridata/distridata/storage"
@@ -56,7 +60,44 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		drainNode(s, opts.drainTimeout, stderr)
 		return exitUnavailable
 	}
+	// SIGHUP re-reads the TLS files; new handshakes use them.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	hctx, stopHUP := context.WithCancel(ctx)
+	reloaded := make(chan struct{})
+	go func() {
+		defer close(reloaded)
+		reloadNodeOnHUP(hctx, hup, opts, s, cfg.Logger)
+	}()
+	defer func() { stopHUP(); <-reloaded }()
 	return serveNode(ctx, s, opts.drainTimeout, stderr)
+}
+
+// reloadNodeOnHUP re-reads the node's certificate, key and client CA on
+// each signal from hup until ctx ends, and gives them to s for later
+// handshakes (connections already made keep theirs). Files that cannot
+// be read or do not match are logged and counted (STATS
+// tls_reload_failures) and the running ones stay. Without TLS there is
+// nothing to re-read: the signal is logged, not fatal.
+func reloadNodeOnHUP(ctx context.Context, hup <-chan os.Signal, opts nodeOptions, s *storage.Server, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if opts.tlsCert == "" {
+			log.Info("SIGHUP: no TLS files to re-read (a node's other flags need a restart)")
+			continue
+		}
+		cfg, err := serverTLS(opts.tlsCert, opts.tlsKey, opts.tlsClientCA)
+		if err != nil {
+			s.TLSReloadFailed(err)
+			continue
+		}
+		_ = s.SetTLS(cfg) // logged and counted by the server
+	}
 }
 
 // serveNode waits for ctx (drain and exit 0) or for the node to fail-stop
@@ -113,7 +154,7 @@ func parseNode(args []string, stderr io.Writer) (storage.Config, nodeOptions, er
 	fs.StringVar(&cfg.Sync, "sync", cfg.Sync, "always: acknowledge writes after fsync (group-committed); none: before (UNSAFE)")
 	fs.UintVar(&id, "id", 1, "node ID, reported to daemons")
 	fs.StringVar(&opts.tokenFile, "token-file", "", "file holding the token daemons must present in HELLO")
-	fs.StringVar(&opts.tlsCert, "tls-cert", "", "PEM certificate: serve daemons over TLS only (with --tls-key)")
+	fs.StringVar(&opts.tlsCert, "tls-cert", "", "PEM certificate: serve daemons over TLS only (with --tls-key); SIGHUP re-reads it, the key and the client CA")
 	fs.StringVar(&opts.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&opts.tlsClientCA, "tls-client-ca", "", "PEM CA bundle: daemons must present a certificate it signed (mutual TLS)")
 	fs.BoolVar(&opts.insecurePublic, "insecure-public", false, "allow a non-loopback --listen without a token")

@@ -84,7 +84,7 @@ var knobs = []knob{
 	{"tls.key", "PEM private key of the TLS listener", func(o *serveOptions) any { return &o.TLSKey }},
 	{"tls.client-ca", "PEM CA bundle for mutual TLS: clients need a certificate it signed; \"\" = server auth only", func(o *serveOptions) any { return &o.TLSClientCA }},
 
-	{"tls.node-ca", "PEM CA bundle: reach storage nodes over TLS, verifying them; \"\" = plain TCP", func(o *serveOptions) any { return &o.NodeTLSCA }},
+	{"tls.node-ca", "PEM CA bundle: reach storage nodes over TLS, verifying them; \"\" = plain TCP (switching between the two needs a restart)", func(o *serveOptions) any { return &o.NodeTLSCA }},
 	{"tls.node-cert", "PEM client certificate for nodes that require mutual TLS", func(o *serveOptions) any { return &o.NodeTLSCert }},
 	{"tls.node-key", "PEM private key of tls.node-cert", func(o *serveOptions) any { return &o.NodeTLSKey }},
 
@@ -113,10 +113,10 @@ var knobs = []knob{
 }
 
 // liveKnobs are the keys a SIGHUP reload applies to the running daemon
-// (daemon.LiveFields; token-file's file is read again): new requests and
-// connections get the new values, requests in flight keep theirs, and
-// connections that passed HELLO stay authenticated when the token
-// changes. Every other key keeps its running value until a restart.
+// (daemon.LiveFields; the token and TLS files are read again): new
+// requests and connections get the new values, requests in flight keep
+// theirs, connections that passed HELLO stay authenticated when the token
+// changes, and connections keep the certificates they were made with. Every other key keeps its running value until a restart.
 // `config default` marks each key; a test keeps this list in step with
 // daemon.LiveFields.
 var liveKnobs = map[string]bool{
@@ -127,6 +127,9 @@ var liveKnobs = map[string]bool{
 	"replica.timeout": true, "replica.read-repair": true,
 	"limits.max-frame-size": true, "limits.max-pre-auth-frame-size": true, "limits.max-key-size": true,
 	"limits.max-value-size": true, "limits.max-batch-keys": true,
+	// The files are read again: later handshakes use what they hold.
+	"tls.cert": true, "tls.key": true, "tls.client-ca": true,
+	"tls.node-ca": true, "tls.node-cert": true, "tls.node-key": true,
 }
 
 // knobExempt are the config fields no file sets, and why. The test
@@ -291,8 +294,9 @@ func writeDefaultConfig(w io.Writer) {
 		"# Durations are strings (\"2s\", \"5m\"); sizes are bytes. SIGHUP reloads the file: keys\n"+
 		"# marked [live] apply to new requests and connections (requests in flight keep their\n"+
 		"# settings; connections already authenticated stay so when the token changes); keys\n"+
-		"# marked [restart] keep their running value until a restart. A file that fails\n"+
-		"# validation changes nothing.\n")
+		"# marked [restart] keep their running value until a restart. TLS files are read again\n"+
+		"# (new handshakes use them; connections keep theirs). A file that fails validation,\n"+
+		"# or a certificate that does not load, changes nothing.\n")
 	section := ""
 	for _, k := range knobs {
 		sec, key, ok := strings.Cut(k.key, ".")
