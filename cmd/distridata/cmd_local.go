@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/distridata/distridata/daemon"
@@ -28,6 +32,8 @@ type localOptions struct {
 	dir, listen, admin, engine, sync, tokenFile, logLevel string
 	nodes                                                 int
 	drainTimeout                                          time.Duration
+	// The TLS listener, as serve's flags of the same names.
+	tlsListen, tlsCert, tlsKey, tlsClientCA string
 }
 
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -46,6 +52,15 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if token == "" && !isLoopback(o.listen) {
 		fmt.Fprintf(stderr, "distridata local: refusing to serve %s without a token: use --token-file\n", o.listen)
+		return exitUsage
+	}
+	if o.tlsListen != "" && token == "" && o.tlsClientCA == "" && !isLoopback(o.tlsListen) {
+		fmt.Fprintf(stderr, "distridata local: refusing to serve TLS on %s without client auth: use --token-file or --tls-client-ca\n", o.tlsListen)
+		return exitUsage
+	}
+	tlsCfg, err := o.serverTLS()
+	if err != nil {
+		fmt.Fprintf(stderr, "distridata local: %v\n", err)
 		return exitUsage
 	}
 	if o.admin != "" && !isLoopback(o.admin) {
@@ -75,6 +90,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cfg := localDaemonConfig(o, members, token)
 	cfg.Logger = log
 	cfg.Admin = o.admin
+	cfg.TLSListen, cfg.TLS = o.tlsListen, tlsCfg
 	if lc.d, err = daemon.Start(cfg); err != nil {
 		fmt.Fprintf(stderr, "distridata local: %v\n", err)
 		return startExit(err)
@@ -82,9 +98,55 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if a := lc.d.AdminAddr(); a != "" {
 		fmt.Fprintf(stdout, "admin listening on %s\n", a)
 	}
+	if a := lc.d.TLSAddr(); a != "" {
+		fmt.Fprintf(stdout, "TLS listening on %s\n", a)
+	}
+	// SIGHUP re-reads the TLS files, as serve's does.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	hctx, stopHUP := context.WithCancel(ctx)
+	reloaded := make(chan struct{})
+	go func() {
+		defer close(reloaded)
+		lc.reloadTLSOnHUP(hctx, hup, o, cfg)
+	}()
+	defer func() { stopHUP(); <-reloaded }() // before the deferred stop
 	fmt.Fprintf(stdout, "distridata serving on %s (N=%d W=%d R=%d)\n", lc.d.Addr(), cfg.Replica.N, cfg.Replica.W, cfg.Replica.R)
 	<-ctx.Done()
 	return exitOK // the deferred stop drains the daemon, then the nodes
+}
+
+// serverTLS is the TLS listener's config from the files, or nil without
+// --tls-listen; the files without it are an error, as in serve.
+func (o localOptions) serverTLS() (*tls.Config, error) {
+	if o.tlsListen == "" {
+		if o.tlsCert != "" || o.tlsKey != "" || o.tlsClientCA != "" {
+			return nil, errors.New("--tls-cert, --tls-key and --tls-client-ca need --tls-listen")
+		}
+		return nil, nil
+	}
+	return serverTLS(o.tlsCert, o.tlsKey, o.tlsClientCA)
+}
+
+// reloadTLSOnHUP re-reads the TLS files on each signal from hup until ctx
+// ends and reloads the daemon (started with cfg) with them; files that
+// do not load are a failed reload, logged and counted by the daemon.
+func (lc *localCluster) reloadTLSOnHUP(ctx context.Context, hup <-chan os.Signal, o localOptions, cfg daemon.Config) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		next := cfg
+		var err error
+		if next.TLS, err = o.serverTLS(); err != nil {
+			lc.d.ReloadFailed(err)
+			continue
+		}
+		_ = lc.d.Reload(next) // logged and counted by the daemon
+	}
 }
 
 func parseLocal(args []string, stderr io.Writer) (localOptions, error) {
@@ -100,6 +162,10 @@ func parseLocal(args []string, stderr io.Writer) (localOptions, error) {
 	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the token clients and nodes must present")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", o.drainTimeout, "on SIGINT/SIGTERM, how long to finish in-flight requests")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.tlsListen, "tls-listen", "", "second client address host:port, served over TLS (needs --tls-cert and --tls-key)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) of the TLS listener; SIGHUP re-reads it, the key and the client CA")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of the TLS listener")
+	fs.StringVar(&o.tlsClientCA, "tls-client-ca", "", "PEM CA bundle: TLS clients must present a certificate it signed (mutual TLS)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"os"
+	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/distridata/distridata/internal/pkitest"
 )
 
 // The README's promise: `distridata local`, then put and get just work.
@@ -46,4 +51,40 @@ func TestLocalOneNodeClampsN(t *testing.T) {
 		t.Fatalf("get: %d %q", code, out)
 	}
 	stop()
+}
+
+// local --tls-listen serves TLS clients, as serve's flags do, and SIGHUP
+// rotates the certificate.
+func TestLocalTLS(t *testing.T) {
+	verifyNoLeaks(t)
+	dir := t.TempDir()
+	first, second := pkitest.NewCA(t, "first"), pkitest.NewCA(t, "second")
+	files := first.WriteFiles(t, dir, 2)
+	args := []string{"--engine", "memory", "--listen", "127.0.0.1:0", "--admin", "", "--log-level", "error",
+		"--tls-listen", "127.0.0.1:0", "--tls-cert", files.Cert, "--tls-key", files.Key}
+	_, stop, out := startServerOut(t, runLocal, args, "distridata serving on ")
+	a := "--addr=" + lineAfter(out.String(), "TLS listening on ")
+	if code, _, errs := cli(t, "put", a, "--tls-ca", files.CA, "k", "v"); code != exitOK {
+		t.Fatalf("put over TLS: %d %s", code, errs)
+	}
+	if code, got, errs := cli(t, "get", a, "--tls-ca", files.CA, "k"); code != exitOK || got != "v" {
+		t.Fatalf("get over TLS: %d %q %s", code, got, errs)
+	}
+	second.WriteFiles(t, dir, 3)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	addr := strings.TrimPrefix(a, "--addr=")
+	waitFor(t, "local presents the rotated certificate", func() bool { return servesSerial(addr, second.Pool, 3) })
+	if code := stop(); code != exitOK {
+		t.Fatalf("local exited %d", code)
+	}
+	for _, bad := range [][]string{
+		{"--tls-cert", files.Cert, "--tls-key", files.Key},                               // no --tls-listen
+		{"--tls-listen", "127.0.0.1:0", "--tls-cert", files.Cert},                        // no key
+		{"--tls-listen", "0.0.0.0:0", "--tls-cert", files.Cert, "--tls-key", files.Key},  // public, no client auth
+		{"--tls-listen", "127.0.0.1:0", "--tls-cert", files.Key, "--tls-key", files.Key}, // not a certificate
+	} {
+		if code, _, errs := cli(t, append([]string{"local", "--engine", "memory", "--listen", "127.0.0.1:0", "--admin", ""}, bad...)...); code != exitUsage {
+			t.Errorf("%v: exit %d %s", bad, code, errs)
+		}
+	}
 }
