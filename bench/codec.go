@@ -96,11 +96,11 @@ func newFrameCodec(cfg *Config, clock *protocol.Clock) *frameCodec {
 func (c *frameCodec) ordered() bool { return false }
 
 func (c *frameCodec) handshake(nc net.Conn, deadline time.Time) error {
-	role := protocol.RoleClient
+	role, version := protocol.RoleClient, protocol.ProtocolVersion
 	if c.node {
-		role = protocol.RolePeer
+		role, version = protocol.RolePeer, protocol.PeerVersion
 	}
-	req := protocol.AppendHello(nil, 0, protocol.Hello{Version: protocol.ProtocolVersion, Role: role, Token: c.token})
+	req := protocol.AppendHello(nil, 0, protocol.Hello{Version: version, Role: role, Token: c.token})
 	if err := nc.SetDeadline(deadline); err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func (d *Daemon) Explain(ctx context.Context, key []byte) (Explanation, error) {
 	r := d.coord.Ring()
 	p, owners := r.Lookup(key)
 	ex := Explanation{Key: string(key), Partition: p, Epoch: r.Epoch(), Owners: make([]OwnerReplica, len(owners))}
-	h := protocol.ReplicaHeader{Epoch: r.Epoch()}
+	h := protocol.ReplicaHeader{Epoch: r.Epoch(), Ring: r.Hash()}
 	var wg sync.WaitGroup
 	for i, o := range owners {
 		n := r.Node(o)

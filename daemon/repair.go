@@ -66,7 +66,7 @@ func (r *repairs) start(pool *link.Pool, coord *replica.Coordinator, saved repai
 	}
 	if r.hints != nil {
 		r.reb.UseState(r.hints.RingState(), saved)
-		r.hints.Start(func() uint64 { return coord.Ring().Epoch() })
+		r.hints.Start(coord.Ring)
 	}
 	r.ae.Start()
 	r.reb.Start()

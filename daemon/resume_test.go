@@ -98,7 +98,7 @@ func TestResumedMoveDualWritesFromTheFirstRequest(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	done := make(chan replica.Reply, 1)
-	d.pool.Send(ctx, "4", protocol.ReplicaHeader{Epoch: next.Epoch()},
+	d.pool.Send(ctx, "4", protocol.ReplicaHeader{Epoch: next.Epoch(), Ring: next.Hash()},
 		[]protocol.Item{{Kind: protocol.ItemGet, Partition: next.Partition(key), Key: key}},
 		func(r replica.Reply) { done <- r })
 	r := <-done

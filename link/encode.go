@@ -8,7 +8,7 @@ import (
 
 // Encoded sizes of the parts of a replica request (see protocol/replica.go).
 const (
-	replicaHeaderSize = 12        // epoch u64 | deadline_ms u32
+	replicaHeaderSize = protocol.ReplicaHeaderSize
 	batchCountSize    = 2         // count u16
 	itemFixedSize     = 1 + 4 + 2 // kind | partition | key length
 	valueLenSize      = 4

@@ -185,7 +185,7 @@ func (f *fakeNode) hello(br *bufio.Reader, bw *bufio.Writer) bool {
 	}
 	f.hellos.Add(1)
 	bw.Write(protocol.AppendHelloReply(nil, h.ID, protocol.HelloReply{
-		Version: protocol.ProtocolVersion, ServerID: 7, Clock: f.clock.Add(1), Epoch: 1,
+		Version: protocol.PeerVersion, ServerID: 7, Clock: f.clock.Add(1), Epoch: 1,
 		Limits: protocol.DefaultLimits(),
 	}))
 	return bw.Flush() == nil

@@ -42,7 +42,7 @@ func (c *conn) handshake() error {
 		return err
 	}
 	hello := protocol.AppendHello(nil, helloID, protocol.Hello{
-		Version: protocol.ProtocolVersion,
+		Version: protocol.PeerVersion,
 		Role:    protocol.RolePeer,
 		Token:   []byte(cfg.Token),
 	})
@@ -67,7 +67,7 @@ func (c *conn) handshake() error {
 	if err != nil {
 		return err
 	}
-	if hr.Version != protocol.ProtocolVersion {
+	if hr.Version != protocol.PeerVersion {
 		return protocol.ErrVersion
 	}
 	if m := hr.Limits.MaxFrameSize; m > 0 && m < cfg.Limits.MaxFrameSize {

@@ -137,7 +137,7 @@ func TestEpochAndDropAgainstStorageNode(t *testing.T) {
 	ctx := ctxFor(t, 10*time.Second)
 	mustOK(t, sendWait(t, p, ctx, "s1", put("k", "v", 1<<16)))
 	commit := func(e, ring uint64) protocol.EpochCommit {
-		return protocol.EpochCommit{ReplicaHeader: protocol.ReplicaHeader{Epoch: e}, Ring: ring}
+		return protocol.EpochCommit{ReplicaHeader: protocol.ReplicaHeader{Epoch: e, Ring: ring}}
 	}
 	if r, err := p.CommitEpoch(ctx, "s1", commit(2, 7)); err != nil || r.Epoch != 2 || r.Ring != 7 {
 		t.Fatalf("CommitEpoch 2: %+v %v", r, err)
@@ -147,7 +147,7 @@ func TestEpochAndDropAgainstStorageNode(t *testing.T) {
 		t.Fatalf("stale CommitEpoch: %+v %v", r, err)
 	}
 	drop := func(e uint64) protocol.Drop {
-		return protocol.Drop{ReplicaHeader: protocol.ReplicaHeader{Epoch: e}, Partition: 1}
+		return protocol.Drop{ReplicaHeader: protocol.ReplicaHeader{Epoch: e, Ring: 7}, Partition: 1}
 	}
 	if d, err := p.Drop(ctx, "s1", drop(1)); protocol.StatusOf(err) != protocol.StatusWrongEpoch || d.Epoch != 2 {
 		t.Fatalf("stale Drop: %+v %v", d, err)

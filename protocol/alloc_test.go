@@ -87,7 +87,7 @@ func TestEncodeAllocs(t *testing.T) {
 		}},
 		{"AppendDigest", func() { dst = AppendDigest(dst[:0], 1, Digest{Partition: 1}) }},
 		{"AppendDigestReply", func() { dst = AppendDigestReply(dst[:0], 1, DigestReply{Keys: 1}) }},
-		{"AppendEpochCommit", func() { dst = AppendEpochCommit(dst[:0], 1, EpochCommit{Ring: 1}) }},
+		{"AppendEpochCommit", func() { dst = AppendEpochCommit(dst[:0], 1, EpochCommit{ReplicaHeader{Ring: 1}}) }},
 		{"AppendEpochReply", func() { dst = AppendEpochReply(dst[:0], 1, StatusWrongEpoch, EpochReply{Ring: 1}) }},
 		{"AppendDrop", func() { dst = AppendDrop(dst[:0], 1, Drop{Partition: 1}) }},
 		{"AppendDropReply", func() { dst = AppendDropReply(dst[:0], 1, StatusOK, DropReply{Keys: 1}) }},
@@ -163,7 +163,7 @@ func TestDecodeAllocs(t *testing.T) {
 			}
 		}},
 		{"DecodeReplicaOp", func() {
-			_, it, _ := DecodeReplicaOp(OpReplicaPut, bodyOf(AppendReplicaOp(make([]byte, 0, 64), 1, vecRH, Item{Kind: ItemPut, Key: key})))
+			_, it, _ := DecodeReplicaOp(OpReplicaPut, bodyOf(AppendReplicaOp(make([]byte, 0, 128), 1, vecRH, Item{Kind: ItemPut, Key: key})))
 			sink += len(it.Key)
 		}},
 		{"DecodeReplicaBatch and iterate", func() {

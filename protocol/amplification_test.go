@@ -18,7 +18,7 @@ func TestHugeCountTinyBody(t *testing.T) {
 		{"MPUT", func() error { _, e := DecodeMPut(append(make([]byte, optionsSize), claim...)); return e }},
 		{"MGET", func() error { _, e := DecodeMGet(append(make([]byte, optionsSize), claim...)); return e }},
 		{"batch reply", func() error { _, e := DecodeBatchReply(OpMGet, claim); return e }},
-		{"RBATCH", func() error { _, e := DecodeReplicaBatch(append(make([]byte, 12), claim...)); return e }},
+		{"RBATCH", func() error { _, e := DecodeReplicaBatch(append(make([]byte, ReplicaHeaderSize), claim...)); return e }},
 		{"RBATCH reply", func() error { _, e := DecodeReplicaBatchReply(append(make([]byte, 16), claim...)); return e }},
 		{"RSCAN reply", func() error { _, e := DecodeScanReply(append(make([]byte, 17), claim...)); return e }},
 	}

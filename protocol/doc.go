@@ -130,14 +130,15 @@
 // HELLO 0x01 (Hello, HelloReply). Request, 9 bytes plus the token:
 //
 //	magic    4 bytes  "DDAT" (0x44 0x44 0x41 0x54)
-//	version  u16      protocol version the client speaks (1)
+//	version  u16      protocol version the client speaks: 1 for clients;
+//	                  2 for peers (see Protocol versions)
 //	role     u8       0 = client (to a daemon), 1 = peer (a daemon to a node)
 //	token    bytes16  auth token, may be empty, at most 512 bytes
 //
 // OK reply, 38 bytes:
 //
 //	version     u16  version the server will speak (the daemon answers
-//	                 min(client's, its own); a node requires exactly 1)
+//	                 min(client's, its own); a node requires exactly 2)
 //	server_id   u32  the server's ID: the origin of versions a daemon assigns
 //	clock       u64  the server's HLC timestamp; merge it into your clock
 //	epoch       u64  the server's ring epoch
@@ -180,18 +181,26 @@
 // answered TOO_LARGE with an empty value; read it alone with GET.
 //
 // Replica operations carry explicit versions, partitions and epochs. Every
-// request body starts with a 12-byte prefix, every data reply body with a
+// request body starts with a 20-byte prefix, every data reply body with a
 // 16-byte stamp:
 //
-//	prefix  epoch u64 | deadline_ms u32   sender's ring epoch; remaining budget
-//	                                      from arrival at the node (0 = node default)
+//	prefix  epoch u64 | ring u64 | deadline_ms u32
+//	        the sender's ring epoch; that ring's fingerprint (ring.Ring.Hash:
+//	        partitions, N and membership with addresses; 0 = unknown); the
+//	        remaining budget from arrival at the node (0 = node default)
 //	stamp   clock u64 | epoch u64         node's HLC after the request; the ring
 //	                                      epoch the node has committed (REPOCH)
 //
-// Both sides merge the other's clock on every message. Epoch fencing: once
-// a node has committed epoch E (REPOCH, kept durably), it refuses every
-// replica request whose prefix epoch is below E with WRONG_EPOCH, applying
-// nothing; until the first REPOCH (E = 0) it serves every epoch. A refused
+// Both sides merge the other's clock on every message. Fencing: once a
+// node has committed epoch E with fingerprint F (REPOCH, kept durably), it
+// refuses with WRONG_EPOCH, applying nothing, every replica request whose
+// prefix epoch is below E, and every request at epoch E whose ring is
+// neither F nor 0: two daemons loaded with different memberships build
+// different rings at one epoch, and only the committed one may route
+// requests. A ring of 0 means "unknown" and is fenced by epoch alone; only
+// tools that have no ring may send it (the daemon and its repairs always
+// send their ring's). Until the first REPOCH (E = 0) a node serves every
+// request. A refused
 // RPUT, RDEL or RGET is answered stamp | result with status WRONG_EPOCH; a
 // refused RBATCH is header OK with every result WRONG_EPOCH; both carry
 // the stamp, so the sender learns E. RSCAN and RDIGEST are refused with an
@@ -236,14 +245,15 @@
 // seeded with xxh3 of the key); it is for comparing replicas of one
 // cluster, not a wire-level invariant.
 //
-//	REPOCH 0x26   request: prefix | ring u64
+//	REPOCH 0x26   request: prefix
 //	              reply:   stamp | ring u64   (OK or WRONG_EPOCH, both with the body)
 //	RDROP 0x27    request: prefix | partition u32
 //	              reply:   stamp | keys u64   (OK or WRONG_EPOCH, both with the body)
 //
-// REPOCH commits the prefix's epoch: a daemon sends it to every node once
-// the data of a ring change has moved. ring fingerprints that ring
-// (ring.Ring.Hash). An epoch above the node's is made durable before the
+// REPOCH commits the prefix's epoch and ring: a daemon sends it to every
+// node once the data of a ring change has moved. (In protocol version 1
+// the ring followed the prefix; it is the prefix's now.) An epoch above
+// the node's is made durable before the
 // OK; the same epoch with the same ring is an idempotent OK; a lower
 // epoch, or the same epoch with a different ring, is WRONG_EPOCH and
 // changes nothing. The reply's stamp epoch and ring are the node's
@@ -254,8 +264,10 @@
 // that the sender's ring no longer places it on, and answers how many it
 // removed. The node cannot check ownership, only that the sender's ring is
 // the current one: it refuses with WRONG_EPOCH, removing nothing, unless
-// the prefix epoch equals its committed epoch and no request with a
-// higher epoch (a ring change in progress) has arrived since it started.
+// the prefix epoch and ring equal its committed ones (ring 0 is refused
+// here) and no request with a higher epoch (a ring change in progress)
+// has reached it since that commit (the highest epoch seen is kept
+// durably with the committed one).
 // The check and the removal are atomic with respect to writes.
 //
 //	RBUCKETS 0x28 request: prefix | partition u32 | bucket | split u8
@@ -281,6 +293,17 @@
 // reply layout); its bits must be at least 1, since a whole partition is
 // an RSCAN. A bucket out of these bounds is malformed.
 //
+// # Protocol versions
+//
+// Version 1 is the first. Version 2 changed the replica operations only:
+// the request prefix gained the ring fingerprint (12 bytes became 20) and
+// REPOCH lost its separate ring field. Clients still speak 1 to daemons;
+// a daemon speaks 2 to storage nodes as a peer, and a node refuses any
+// other peer version with BAD_REQUEST at HELLO (it cannot parse a version
+// 1 prefix), so a mixed pair fails at connect time, never by misreading a
+// request. Upgrade storage nodes and the daemons that reach them together
+// (see the README's upgrade order).
+//
 // # Statuses
 //
 // The status byte of a reply. Each status belongs to one outcome class,
@@ -295,7 +318,8 @@
 //	 6 TIMEOUT       unknown  the deadline passed; the write may or may not be applied
 //	 7 PARTIAL       unknown  fewer than W replicas acknowledged; may be applied
 //	 8 UNAUTHORIZED  failed   HELLO missing first, or a wrong token
-//	 9 WRONG_EPOCH   failed   the sender's ring epoch is stale; nothing applied
+//	 9 WRONG_EPOCH   failed   the sender's ring is stale, or another ring at the
+//	                          node's epoch; nothing applied
 //	10 INTERNAL      unknown  a server fault (e.g. disk); outcome unknown
 //	11 SUPERSEDED    ok       replica write: a newer version is stored (lost by LWW)
 //

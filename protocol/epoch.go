@@ -6,15 +6,15 @@ package protocol
 // (RDROP). Both replies carry the stamp plus one u64 whatever their
 // status, OK or WRONG_EPOCH, so a refused sender learns the node's epoch.
 //
-//	REPOCH request:  prefix | ring u64        reply: stamp | ring u64
+//	REPOCH request:  prefix                   reply: stamp | ring u64
 //	RDROP request:   prefix | partition u32   reply: stamp | keys u64
 
-// EpochCommit is an REPOCH request: make the prefix's Epoch the node's
-// committed ring epoch. Ring fingerprints the ring (ring.Ring.Hash), so
-// two different rings committed at one epoch are told apart.
+// EpochCommit is an REPOCH request: make the prefix's Epoch and Ring (the
+// ring's fingerprint, ring.Ring.Hash) the node's committed ring, so two
+// different rings committed at one epoch are told apart. Before protocol
+// version 2 the ring followed the prefix; it is in the prefix now.
 type EpochCommit struct {
 	ReplicaHeader
-	Ring uint64
 }
 
 // EpochReply is the body of an REPOCH reply: the node's stamp (whose Epoch
@@ -29,14 +29,13 @@ type EpochReply struct {
 func AppendEpochCommit(dst []byte, id uint64, c EpochCommit) []byte {
 	dst, start := beginFrame(dst, OpReplicaEpoch, 0, 0, id)
 	dst = appendReplicaHeader(dst, c.ReplicaHeader)
-	dst = appendU64(dst, c.Ring)
 	return endFrame(dst, start)
 }
 
 // DecodeEpochCommit parses an REPOCH request body.
 func DecodeEpochCommit(body []byte) (EpochCommit, error) {
 	c := cursor{b: body}
-	e := EpochCommit{ReplicaHeader: c.replicaHeader(), Ring: c.u64()}
+	e := EpochCommit{ReplicaHeader: c.replicaHeader()}
 	return e, c.done()
 }
 

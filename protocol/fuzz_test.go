@@ -124,7 +124,7 @@ func FuzzSplit(f *testing.F) {
 	})
 }
 
-// FuzzRoundTrip builds PUT, MPUT, RBATCH, RBSCAN and RBUCKETS frames from fuzz inputs and
+// FuzzRoundTrip builds PUT, MPUT, RBATCH, REPOCH, RBSCAN and RBUCKETS frames from fuzz inputs and
 // checks decode(encode(x)) == x.
 func FuzzRoundTrip(f *testing.F) {
 	f.Add(uint64(1), uint8(2), uint32(1500), []byte("key"), []byte("value"), uint8(3), uint32(513), vecTS, uint32(7), uint8(0x1B))
@@ -151,19 +151,21 @@ func FuzzRoundTrip(f *testing.F) {
 			items[i] = it
 		}
 		roundTrip(t, AppendMPut(nil, id, opts, kvs), mputBody{opts, kvs})
-		w := BeginReplicaBatch(nil, id, ReplicaHeader{Epoch: ts, DeadlineMs: deadline})
+		rh := ReplicaHeader{Epoch: ts, Ring: ts ^ id, DeadlineMs: deadline}
+		w := BeginReplicaBatch(nil, id, rh)
 		for _, it := range items {
 			w.Add(it)
 		}
-		roundTrip(t, w.Finish(), replicaBatchBody{ReplicaHeader{Epoch: ts, DeadlineMs: deadline}, items})
+		roundTrip(t, w.Finish(), replicaBatchBody{rh, items})
+		roundTrip(t, AppendEpochCommit(nil, id, EpochCommit{rh}), EpochCommit{rh})
 
 		// A valid bucket from the same inputs: bits from q, prefix from ts.
 		bits := 1 + q%64
 		b := Bucket{Prefix: ts >> (64 - bits), Bits: bits}
-		sc := Scan{ReplicaHeader: ReplicaHeader{Epoch: ts}, Partition: part, Bucket: b, After: key, Limit: uint16(deadline)}
+		sc := Scan{ReplicaHeader: rh, Partition: part, Bucket: b, After: key, Limit: uint16(deadline)}
 		roundTrip(t, AppendScan(nil, id, sc), sc)
 		if split := 1 + n%MaxBucketSplit; int(bits)+int(split) <= 64 {
-			bk := Buckets{ReplicaHeader: ReplicaHeader{Epoch: ts}, Partition: part, Bucket: b, Split: split}
+			bk := Buckets{ReplicaHeader: rh, Partition: part, Bucket: b, Split: split}
 			roundTrip(t, AppendBuckets(nil, id, bk), bk)
 		}
 	})

@@ -5,10 +5,14 @@ package protocol
 var Magic = [4]byte{'D', 'D', 'A', 'T'}
 
 // Version1 is the first protocol version; ProtocolVersion is what this
-// build speaks.
+// build speaks to clients. Version2 changed only the replica operations
+// (the request prefix gained the ring fingerprint), so peers (daemon to
+// storage node) speak PeerVersion and clients keep Version1.
 const (
 	Version1        uint16 = 1
+	Version2        uint16 = 2
 	ProtocolVersion        = Version1
+	PeerVersion            = Version2
 )
 
 // Role says who is connecting. A storage node accepts only RolePeer.

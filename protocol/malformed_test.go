@@ -128,7 +128,7 @@ func TestMalformedFieldValues(t *testing.T) {
 		return e
 	}
 	with := func(b []byte, i int, v byte) []byte { b = bytes.Clone(b); b[i] = v; return b }
-	const kindAt = 12 // after epoch u64 and deadline u32
+	const kindAt = ReplicaHeaderSize // after epoch u64, ring u64 and deadline u32
 	tests := []struct {
 		name   string
 		decode func() error
@@ -152,7 +152,7 @@ func TestMalformedFieldValues(t *testing.T) {
 		{"rbuckets bits+split one past 64", func() error { return buckets(Bucket{Bits: 55}, MaxBucketSplit) }, ErrMalformed},
 		{"rbscan bits 0", func() error {
 			b := bodyOf(AppendScan(nil, 1, Scan{Bucket: Bucket{Bits: 1}}))
-			_, e := DecodeScan(OpReplicaBucketScan, with(b, 24, 0))
+			_, e := DecodeScan(OpReplicaBucketScan, with(b, ReplicaHeaderSize+4+8, 0)) // bits: after the prefix, partition and hash_prefix
 			return e
 		}, ErrMalformed},
 		{"rbscan prefix wider than bits", func() error { return rbscan(Bucket{Prefix: 2, Bits: 1}) }, ErrMalformed},

@@ -4,7 +4,7 @@ package protocol
 // body starts with a ReplicaHeader; every reply body starts with a
 // ReplicaStamp, so both sides merge clocks and epochs on every message.
 //
-// Request prefix (12 bytes):  epoch u64 | deadline_ms u32
+// Request prefix (20 bytes):  epoch u64 | ring u64 | deadline_ms u32
 // Reply prefix (16 bytes):    clock u64 | epoch u64
 //
 // An item is one key operation:
@@ -33,8 +33,12 @@ package protocol
 // ReplicaHeader leads every replica request.
 type ReplicaHeader struct {
 	Epoch      uint64 // the sender's ring epoch
+	Ring       uint64 // that ring's fingerprint (ring.Ring.Hash); 0 = unknown
 	DeadlineMs uint32 // remaining budget in ms from arrival; 0 = node default
 }
+
+// ReplicaHeaderSize is the encoded size of a ReplicaHeader.
+const ReplicaHeaderSize = 8 + 8 + 4
 
 // ReplicaStamp leads every replica reply.
 type ReplicaStamp struct {
@@ -87,12 +91,12 @@ func (k ItemKind) opcode() Opcode {
 }
 
 func appendReplicaHeader(dst []byte, h ReplicaHeader) []byte {
-	return appendU32(appendU64(dst, h.Epoch), h.DeadlineMs)
+	return appendU32(appendU64(appendU64(dst, h.Epoch), h.Ring), h.DeadlineMs)
 }
 
 // replicaHeader reads the prefix every replica request starts with.
 func (c *cursor) replicaHeader() ReplicaHeader {
-	return ReplicaHeader{Epoch: c.u64(), DeadlineMs: c.u32()}
+	return ReplicaHeader{Epoch: c.u64(), Ring: c.u64(), DeadlineMs: c.u32()}
 }
 
 // appendStamp and stamp write and read the prefix of every replica reply.
@@ -204,7 +208,7 @@ func (w *ReplicaBatchWriter) Len() int { return len(w.buf) - w.start }
 
 // Finish completes the frame and returns the buffer.
 func (w *ReplicaBatchWriter) Finish() []byte {
-	le.PutUint16(w.buf[w.start+HeaderSize+12:], uint16(w.count))
+	le.PutUint16(w.buf[w.start+HeaderSize+ReplicaHeaderSize:], uint16(w.count))
 	return endFrame(w.buf, w.start)
 }
 

@@ -178,7 +178,7 @@ func replicaReplyCases() []roundTripCase {
 		{"rscan reply/last empty page", srep(false), OpReplicaScan, true, scanReplyBody{ReplicaStamp: vecStamp}},
 		{"rdigest/partition", AppendDigest(nil, 14, Digest{vecRH, 513}), OpReplicaDigest, false, Digest{vecRH, 513}},
 		{"rdigest reply/max digest", AppendDigestReply(nil, 14, dr), OpReplicaDigest, true, dr},
-		{"repoch/max ring", AppendEpochCommit(nil, 18, EpochCommit{vecRH, ^uint64(0)}), OpReplicaEpoch, false, EpochCommit{vecRH, ^uint64(0)}},
+		{"repoch/max ring", AppendEpochCommit(nil, 18, EpochCommit{ReplicaHeader{Epoch: 1, Ring: ^uint64(0)}}), OpReplicaEpoch, false, EpochCommit{ReplicaHeader{Epoch: 1, Ring: ^uint64(0)}}},
 		{"repoch reply/ok", AppendEpochReply(nil, 18, StatusOK, EpochReply{vecStamp, 7}), OpReplicaEpoch, true, EpochReply{vecStamp, 7}},
 		{"rdrop/partition", AppendDrop(nil, 19, Drop{vecRH, 1 << 20}), OpReplicaDrop, false, Drop{vecRH, 1 << 20}},
 		{"rdrop reply/wrong epoch", AppendDropReply(nil, 19, StatusWrongEpoch, DropReply{vecStamp, 0}), OpReplicaDrop, true, DropReply{vecStamp, 0}},

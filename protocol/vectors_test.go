@@ -28,7 +28,7 @@ const vecTS = uint64(1735689600000)<<LogicalBits | 3
 var (
 	vecV     = Version{TS: vecTS, Origin: 7}
 	vecOld   = Version{TS: vecTS - 1<<LogicalBits, Origin: 9}
-	vecRH    = ReplicaHeader{Epoch: 42, DeadlineMs: 250}
+	vecRH    = ReplicaHeader{Epoch: 42, Ring: 0x1122334455667788, DeadlineMs: 250}
 	vecStamp = ReplicaStamp{Clock: vecTS + 5, Epoch: 42}
 )
 
@@ -119,7 +119,7 @@ func batchVectors() []vector {
 
 func replicaVectors() []vector {
 	return []vector{
-		{"rput-request", "RPUT request: epoch 42, 250 ms left, partition 513", func() []byte {
+		{"rput-request", "RPUT request: epoch 42, ring fingerprint 0x1122334455667788, 250 ms left, partition 513", func() []byte {
 			return AppendReplicaOp(nil, 9, vecRH, Item{Kind: ItemPut, Partition: 513, Version: vecV, Key: []byte("k"), Value: []byte("v1")})
 		}},
 		{"rput-reply", "RPUT reply: applied; the stored version is the item's", func() []byte {
@@ -169,8 +169,8 @@ func replicaVectors() []vector {
 		{"rdigest-reply", "RDIGEST reply: key count and order-independent digest", func() []byte {
 			return AppendDigestReply(nil, 14, DigestReply{ReplicaStamp: vecStamp, Keys: 2, Digest: 0x0123456789abcdef})
 		}},
-		{"repoch-request", "REPOCH request: commit ring epoch 42 with its ring fingerprint", func() []byte {
-			return AppendEpochCommit(nil, 18, EpochCommit{ReplicaHeader: vecRH, Ring: 0x1122334455667788})
+		{"repoch-request", "REPOCH request: commit ring epoch 42 with the prefix's ring fingerprint", func() []byte {
+			return AppendEpochCommit(nil, 18, EpochCommit{ReplicaHeader: vecRH})
 		}},
 		{"repoch-reply-wrong-epoch", "REPOCH reply: refused, the node has committed epoch 43; its stamp and ring", func() []byte {
 			st := vecStamp

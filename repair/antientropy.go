@@ -186,7 +186,7 @@ func (a *AntiEntropy) Partition(ctx context.Context, r *ring.Ring, p uint32) (Re
 	}
 	rep := Report{Partitions: 1}
 	a.stats.checked.Add(1)
-	counts, same, err := a.digestsAgree(ctx, r.Epoch(), p, owners)
+	counts, same, err := a.digestsAgree(ctx, header(r), p, owners)
 	if err != nil || same {
 		if err != nil {
 			a.stats.failures.Add(1)
@@ -196,7 +196,7 @@ func (a *AntiEntropy) Partition(ctx context.Context, r *ring.Ring, p uint32) (Re
 	}
 	rep.Mismatched = 1
 	a.stats.mismatched.Add(1)
-	fixed, err := a.repair(ctx, r.Epoch(), p, owners, counts)
+	fixed, err := a.repair(ctx, header(r), p, owners, counts)
 	rep.Keys, rep.Bytes, rep.Scanned, rep.PeakKeys = fixed.Keys, fixed.Bytes, fixed.Scanned, fixed.PeakKeys
 	a.stats.keys.Add(uint64(fixed.Keys))
 	a.stats.bytes.Add(uint64(fixed.Bytes))
@@ -228,13 +228,13 @@ func (a *AntiEntropy) upOwners(r *ring.Ring, p uint32) []string {
 // digestsAgree asks every owner for its digest, and returns their entry
 // counts. An owner that fails to answer makes the check fail: a repair
 // without it could not see its keys.
-func (a *AntiEntropy) digestsAgree(ctx context.Context, epoch uint64, p uint32, owners []string) ([]uint64, bool, error) {
+func (a *AntiEntropy) digestsAgree(ctx context.Context, at protocol.ReplicaHeader, p uint32, owners []string) ([]uint64, bool, error) {
 	var first protocol.DigestReply
 	counts := make([]uint64, len(owners))
 	same := true
 	for i, id := range owners {
 		cctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
-		d, err := a.nodes.Digest(cctx, id, protocol.Digest{ReplicaHeader: protocol.ReplicaHeader{Epoch: epoch}, Partition: p})
+		d, err := a.nodes.Digest(cctx, id, protocol.Digest{ReplicaHeader: at, Partition: p})
 		cancel()
 		if err != nil {
 			return nil, false, fmt.Errorf("cannot get digest of partition %d from node %s: %w", p, id, err)

@@ -19,7 +19,7 @@ func (c *cluster) writeTo(node string, items []protocol.Item) {
 	c.t.Helper()
 	for start := 0; start < len(items); start += 1000 {
 		batch := items[start:min(start+1000, len(items))]
-		res, err := sendWait(ctxFor(c.t, 30*time.Second), c.pool, node, 0, batch)
+		res, err := sendWait(ctxFor(c.t, 30*time.Second), c.pool, node, protocol.ReplicaHeader{}, batch)
 		if err != nil {
 			c.t.Fatalf("write %d items to %s: %v", len(batch), node, err)
 		}
@@ -33,7 +33,7 @@ func (c *cluster) writeTo(node string, items []protocol.Item) {
 
 func (c *cluster) readFrom(node string, k string) protocol.Result {
 	c.t.Helper()
-	res, err := sendWait(ctxFor(c.t, 5*time.Second), c.pool, node, 0, []protocol.Item{{Kind: protocol.ItemGet, Partition: treePart, Key: []byte(k)}})
+	res, err := sendWait(ctxFor(c.t, 5*time.Second), c.pool, node, protocol.ReplicaHeader{}, []protocol.Item{{Kind: protocol.ItemGet, Partition: treePart, Key: []byte(k)}})
 	if err != nil {
 		c.t.Fatal(err)
 	}

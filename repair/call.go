@@ -6,6 +6,7 @@ import (
 
 	"github.com/distridata/distridata/protocol"
 	"github.com/distridata/distridata/replica"
+	"github.com/distridata/distridata/ring"
 )
 
 // Nodes is what anti-entropy and rebalancing need from the links to the
@@ -30,9 +31,9 @@ type Nodes interface {
 
 // sendWait sends items to node through b and waits for the reply. The
 // Backend contract calls done exactly once, at the latest when ctx ends.
-func sendWait(ctx context.Context, b replica.Backend, node string, epoch uint64, items []protocol.Item) ([]protocol.Result, error) {
+func sendWait(ctx context.Context, b replica.Backend, node string, at protocol.ReplicaHeader, items []protocol.Item) ([]protocol.Result, error) {
 	ch := make(chan replica.Reply, 1)
-	b.Send(ctx, node, protocol.ReplicaHeader{Epoch: epoch}, items, func(r replica.Reply) { ch <- r })
+	b.Send(ctx, node, at, items, func(r replica.Reply) { ch <- r })
 	r := <-ch
 	if r.Err != nil {
 		return nil, fmt.Errorf("cannot send %d items to node %s: %w", len(items), node, r.Err)
@@ -71,3 +72,10 @@ func (b *batcher) add(it protocol.Item) {
 }
 
 func (b *batcher) reset() { clear(b.items); b.items, b.bytes = b.items[:0], 0 }
+
+// header is the replica request prefix for requests sent under ring r:
+// its epoch and fingerprint, so a node that committed another ring at
+// that epoch refuses them.
+func header(r *ring.Ring) protocol.ReplicaHeader {
+	return protocol.ReplicaHeader{Epoch: r.Epoch(), Ring: r.Hash()}
+}

@@ -170,7 +170,7 @@ func (rb *Rebalancer) fenceNode(ctx context.Context, r *ring.Ring, id string) {
 	cctx, cancel := context.WithTimeout(ctx, rb.cfg.Timeout)
 	defer cancel()
 	rep, err := rb.nodes.CommitEpoch(cctx, id, protocol.EpochCommit{
-		ReplicaHeader: protocol.ReplicaHeader{Epoch: r.Epoch()}, Ring: r.Hash(),
+		ReplicaHeader: header(r),
 	})
 	switch {
 	case err == nil:
@@ -282,7 +282,7 @@ func (rb *Rebalancer) dropOne(ctx context.Context, t DropTask) bool {
 		return false
 	}
 	rep, err := rb.nodes.Drop(cctx, t.Node, protocol.Drop{
-		ReplicaHeader: protocol.ReplicaHeader{Epoch: cur.Epoch()}, Partition: t.Partition,
+		ReplicaHeader: header(cur), Partition: t.Partition,
 	})
 	switch {
 	case err == nil:
@@ -315,7 +315,7 @@ func (rb *Rebalancer) dropOne(ctx context.Context, t DropTask) bool {
 // is still on cur.
 func (rb *Rebalancer) sameRing(ctx context.Context, cur *ring.Ring, t DropTask) bool {
 	rep, err := rb.nodes.CommitEpoch(ctx, t.Node, protocol.EpochCommit{
-		ReplicaHeader: protocol.ReplicaHeader{Epoch: cur.Epoch()}, Ring: cur.Hash(),
+		ReplicaHeader: header(cur),
 	})
 	switch {
 	case err == nil:

@@ -30,7 +30,7 @@ func TestMoveFencesThenDropsAfterGrace(t *testing.T) {
 	}
 	// A daemon still on the old ring is refused by every node.
 	for _, tn := range c.nodes {
-		res, err := sendWait(ctxFor(t, 5*time.Second), c.pool, tn.id, old.Epoch(), []protocol.Item{{Kind: protocol.ItemGet, Partition: 1, Key: []byte("x")}})
+		res, err := sendWait(ctxFor(t, 5*time.Second), c.pool, tn.id, header(old), []protocol.Item{{Kind: protocol.ItemGet, Partition: 1, Key: []byte("x")}})
 		if err != nil || res[0].Status != protocol.StatusWrongEpoch {
 			t.Fatalf("%s answered an old-ring read: %v %v", tn.id, res, err)
 		}

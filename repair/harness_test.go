@@ -101,7 +101,7 @@ func newCluster(t testing.TB, n int, adjust func(*Config)) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.hints.Start(func() uint64 { return c.coord.Ring().Epoch() })
+	c.hints.Start(c.coord.Ring)
 	t.Cleanup(c.stop)
 	waitFor(t, "links up", 5*time.Second, func() bool {
 		for _, s := range pool.Stats() {
@@ -198,7 +198,7 @@ func ctxFor(t testing.TB, d time.Duration) context.Context {
 func (c *cluster) direct(node string, key []byte) protocol.Result {
 	c.t.Helper()
 	r := c.coord.Ring()
-	res, err := sendWait(ctxFor(c.t, 5*time.Second), c.pool, node, r.Epoch(), []protocol.Item{{Kind: protocol.ItemGet, Partition: r.Partition(key), Key: key}})
+	res, err := sendWait(ctxFor(c.t, 5*time.Second), c.pool, node, header(r), []protocol.Item{{Kind: protocol.ItemGet, Partition: r.Partition(key), Key: key}})
 	if err != nil {
 		c.t.Fatalf("direct read of %q from %s: %v", key, node, err)
 	}
@@ -210,7 +210,7 @@ func (c *cluster) plant(node string, it protocol.Item) {
 	c.t.Helper()
 	r := c.coord.Ring()
 	it.Partition = r.Partition(it.Key)
-	res, err := sendWait(ctxFor(c.t, 5*time.Second), c.pool, node, r.Epoch(), []protocol.Item{it})
+	res, err := sendWait(ctxFor(c.t, 5*time.Second), c.pool, node, header(r), []protocol.Item{it})
 	if err != nil || !acked(res[0].Status) {
 		c.t.Fatalf("plant %q on %s: %v %v", it.Key, node, err, res)
 	}

@@ -53,7 +53,7 @@ func TestHintsReplayAfterNodeReturnsAndRestart(t *testing.T) {
 	if got := c.hints.Stats().Pending["n3"]; got != keys {
 		t.Fatalf("after reopen %d hints for n3, want %d", got, keys)
 	}
-	c.hints.Start(func() uint64 { return c.coord.Ring().Epoch() })
+	c.hints.Start(c.coord.Ring)
 
 	c.start(n3)
 	start := time.Now()

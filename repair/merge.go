@@ -46,15 +46,15 @@ var errStepFull = errors.New("repair: bucket over the step's key cap")
 // has written so far.
 type partRepair struct {
 	a      *AntiEntropy
-	epoch  uint64
+	at     protocol.ReplicaHeader // the ring the partition is repaired under
 	p      uint32
 	owners []string
 	rep    Report // Keys, Bytes, Scanned, PeakKeys
 }
 
 // repair repairs partition p, whose owners hold counts[i] entries each.
-func (a *AntiEntropy) repair(ctx context.Context, epoch uint64, p uint32, owners []string, counts []uint64) (Report, error) {
-	r := &partRepair{a: a, epoch: epoch, p: p, owners: owners}
+func (a *AntiEntropy) repair(ctx context.Context, at protocol.ReplicaHeader, p uint32, owners []string, counts []uint64) (Report, error) {
+	r := &partRepair{a: a, at: at, p: p, owners: owners}
 	err := r.bucket(ctx, protocol.Bucket{}, counts)
 	return r.rep, err
 }
@@ -143,7 +143,7 @@ func (r *partRepair) subBuckets(ctx context.Context, b protocol.Bucket, split ui
 		cctx, cancel := context.WithTimeout(ctx, r.a.cfg.Timeout)
 		var err error
 		subs[o], err = r.a.nodes.Buckets(cctx, id, protocol.Buckets{
-			ReplicaHeader: protocol.ReplicaHeader{Epoch: r.epoch}, Partition: r.p, Bucket: b, Split: split,
+			ReplicaHeader: r.at, Partition: r.p, Bucket: b, Split: split,
 		})
 		cancel()
 		if err != nil {
@@ -164,10 +164,10 @@ func (r *partRepair) step(ctx context.Context, b protocol.Bucket) error {
 	}
 	fixes := planFixes(merged)
 	for chunk := range slices.Chunk(fixes, r.a.cfg.BatchItems) {
-		if err := r.a.fetch(ctx, r.epoch, r.p, r.owners, chunk); err != nil {
+		if err := r.a.fetch(ctx, r.at, r.p, r.owners, chunk); err != nil {
 			return err
 		}
-		k, n, err := r.a.writeFixes(ctx, r.epoch, r.p, r.owners, chunk)
+		k, n, err := r.a.writeFixes(ctx, r.at, r.p, r.owners, chunk)
 		r.rep.Keys, r.rep.Bytes = r.rep.Keys+k, r.rep.Bytes+n
 		if err != nil {
 			return err
@@ -186,7 +186,7 @@ func (r *partRepair) scanOwner(ctx context.Context, b protocol.Bucket, id string
 	for range maxPages {
 		cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 		page, err := r.a.nodes.Scan(cctx, id, protocol.Scan{
-			ReplicaHeader: protocol.ReplicaHeader{Epoch: r.epoch}, Partition: r.p, Bucket: b, After: after, Limit: uint16(cfg.ScanPage),
+			ReplicaHeader: r.at, Partition: r.p, Bucket: b, After: after, Limit: uint16(cfg.ScanPage),
 		})
 		cancel()
 		if err != nil {
@@ -263,7 +263,7 @@ func planFixes(merged map[string][]held) []fix {
 // fetch reads the values of the live keys of chunk from their sources.
 // A source that now answers another version (a newer write landed) leaves
 // the key unfetched: that write reaches the owners by its own path.
-func (a *AntiEntropy) fetch(ctx context.Context, epoch uint64, p uint32, owners []string, chunk []fix) error {
+func (a *AntiEntropy) fetch(ctx context.Context, at protocol.ReplicaHeader, p uint32, owners []string, chunk []fix) error {
 	bySrc := map[int][]int{}
 	for i := range chunk {
 		if chunk[i].tomb {
@@ -278,7 +278,7 @@ func (a *AntiEntropy) fetch(ctx context.Context, epoch uint64, p uint32, owners 
 			items[j] = protocol.Item{Kind: protocol.ItemGet, Partition: p, Key: []byte(chunk[i].key)}
 		}
 		cctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
-		res, err := sendWait(cctx, a.nodes, owners[src], epoch, items)
+		res, err := sendWait(cctx, a.nodes, owners[src], at, items)
 		cancel()
 		if err != nil {
 			return err
@@ -294,7 +294,7 @@ func (a *AntiEntropy) fetch(ctx context.Context, epoch uint64, p uint32, owners 
 
 // writeFixes writes each fetched key to the owners that lack it, batched
 // per owner and throttled. It counts the acknowledged copies.
-func (a *AntiEntropy) writeFixes(ctx context.Context, epoch uint64, p uint32, owners []string, chunk []fix) (int, int64, error) {
+func (a *AntiEntropy) writeFixes(ctx context.Context, at protocol.ReplicaHeader, p uint32, owners []string, chunk []fix) (int, int64, error) {
 	perOwner := make([][]protocol.Item, len(owners))
 	for i := range chunk {
 		f := &chunk[i]
@@ -312,7 +312,7 @@ func (a *AntiEntropy) writeFixes(ctx context.Context, epoch uint64, p uint32, ow
 	keys, bytes := 0, int64(0)
 	var failed error
 	for o, items := range perOwner {
-		k, b, err := writeBatched(ctx, a.nodes, a.limit, a.cfg, owners[o], epoch, items)
+		k, b, err := writeBatched(ctx, a.nodes, a.limit, a.cfg, owners[o], at, items)
 		keys, bytes = keys+k, bytes+b
 		if err != nil && failed == nil {
 			failed = err

@@ -188,7 +188,7 @@ func (rb *Rebalancer) Move(ctx context.Context, old, next *ring.Ring) (MoveRepor
 			rb.stats.resumed.Add(1)
 			continue
 		}
-		if err := rb.movePartition(ctx, next.Epoch(), m, &rep); err != nil {
+		if err := rb.movePartition(ctx, header(next), m, &rep); err != nil {
 			rb.stats.failures.Add(1)
 			rep.Duration = time.Since(start)
 			return rep, fmt.Errorf("cannot move partition %d: %w", m.Partition, err)
@@ -280,7 +280,7 @@ func (rb *Rebalancer) Cancel() {
 }
 
 // movePartition copies one partition, retrying from its cursors.
-func (rb *Rebalancer) movePartition(ctx context.Context, epoch uint64, m ring.Move, rep *MoveReport) error {
+func (rb *Rebalancer) movePartition(ctx context.Context, at protocol.ReplicaHeader, m ring.Move, rep *MoveReport) error {
 	var targets []string
 	for _, id := range m.To {
 		if !slices.Contains(m.From, id) {
@@ -297,7 +297,7 @@ func (rb *Rebalancer) movePartition(ctx context.Context, epoch uint64, m ring.Mo
 				return werr
 			}
 		}
-		if err = rb.copyPartition(ctx, epoch, m, targets, rep); err == nil || ctx.Err() != nil {
+		if err = rb.copyPartition(ctx, at, m, targets, rep); err == nil || ctx.Err() != nil {
 			return err
 		}
 	}
@@ -307,7 +307,7 @@ func (rb *Rebalancer) movePartition(ctx context.Context, epoch uint64, m ring.Mo
 // copyPartition streams the partition from every current owner that is up
 // (at least len(From)-W+1 of them, so every acknowledged write is seen) to
 // every target.
-func (rb *Rebalancer) copyPartition(ctx context.Context, epoch uint64, m ring.Move, targets []string, rep *MoveReport) error {
+func (rb *Rebalancer) copyPartition(ctx context.Context, at protocol.ReplicaHeader, m ring.Move, targets []string, rep *MoveReport) error {
 	var sources []string
 	for _, id := range m.From {
 		if rb.nodes.Up(id) {
@@ -318,7 +318,7 @@ func (rb *Rebalancer) copyPartition(ctx context.Context, epoch uint64, m ring.Mo
 		return fmt.Errorf("%d of %d owners up, need %d: %w", len(sources), len(m.From), need, ErrTooFewSources)
 	}
 	for _, src := range sources {
-		if err := rb.copySource(ctx, epoch, m.Partition, src, targets, rep); err != nil {
+		if err := rb.copySource(ctx, at, m.Partition, src, targets, rep); err != nil {
 			return err
 		}
 	}
@@ -328,7 +328,7 @@ func (rb *Rebalancer) copyPartition(ctx context.Context, epoch uint64, m ring.Mo
 // copySource pages through src's copy of the partition with values and
 // writes each page to every target, advancing the cursor after each page
 // all targets acknowledged.
-func (rb *Rebalancer) copySource(ctx context.Context, epoch uint64, p uint32, src string, targets []string, rep *MoveReport) error {
+func (rb *Rebalancer) copySource(ctx context.Context, at protocol.ReplicaHeader, p uint32, src string, targets []string, rep *MoveReport) error {
 	k := srcKey{p, src}
 	cur := rb.progress[k]
 	if cur == nil {
@@ -341,7 +341,7 @@ func (rb *Rebalancer) copySource(ctx context.Context, epoch uint64, p uint32, sr
 		}
 		cctx, cancel := context.WithTimeout(ctx, rb.cfg.Timeout)
 		page, err := rb.nodes.Scan(cctx, src, protocol.Scan{
-			ReplicaHeader: protocol.ReplicaHeader{Epoch: epoch}, Partition: p, After: cur.after,
+			ReplicaHeader: at, Partition: p, After: cur.after,
 			Limit: uint16(rb.cfg.ScanPage), WithValues: true,
 		})
 		cancel()
@@ -350,7 +350,7 @@ func (rb *Rebalancer) copySource(ctx context.Context, epoch uint64, p uint32, sr
 		}
 		items, last := pageItems(&page, p)
 		for _, t := range targets {
-			keys, bytes, err := writeBatched(ctx, rb.nodes, rb.limit, rb.cfg, t, epoch, items)
+			keys, bytes, err := writeBatched(ctx, rb.nodes, rb.limit, rb.cfg, t, at, items)
 			rep.Keys += keys
 			rep.Bytes += bytes
 			rb.stats.keys.Add(uint64(keys))

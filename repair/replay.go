@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/ring"
 )
 
 // maxRoundsPerTick bounds the batches one node replays per replayer tick,
@@ -17,19 +18,20 @@ import (
 const maxRoundsPerTick = 64
 
 // Start starts the replayer: every ReplayInterval it replays the hints of
-// each node that has some and that the Backend reports up. epoch gives the
-// ring epoch to send. Call once, after the coordinator exists.
-func (h *Hints) Start(epoch func() uint64) {
+// each node that has some and that the Backend reports up. cur gives the
+// ring to send under (the coordinator's). Call once, after the
+// coordinator exists.
+func (h *Hints) Start(cur func() *ring.Ring) {
 	h.start.Do(func() {
 		if h.closed.Load() {
 			return
 		}
 		h.wg.Add(1)
-		go h.replayLoop(epoch)
+		go h.replayLoop(cur)
 	})
 }
 
-func (h *Hints) replayLoop(epoch func() uint64) {
+func (h *Hints) replayLoop(cur func() *ring.Ring) {
 	defer h.wg.Done()
 	ctx := h.ctx
 	t := time.NewTicker(h.cfg.ReplayInterval)
@@ -45,7 +47,7 @@ func (h *Hints) replayLoop(epoch func() uint64) {
 			if !h.b.Up(node) {
 				continue
 			}
-			if err := h.replayNode(ctx, node, epoch()); err != nil && ctx.Err() == nil {
+			if err := h.replayNode(ctx, node, header(cur())); err != nil && ctx.Err() == nil {
 				h.stats.failures.Add(1)
 				h.log.Info("repair: hint replay paused", "node", node, "err", err)
 			}
@@ -65,9 +67,9 @@ func (h *Hints) pendingNodes() []string {
 
 // replayNode sends node's hints batch by batch until none are left, a
 // batch fails, or the tick's round budget is spent.
-func (h *Hints) replayNode(ctx context.Context, node string, epoch uint64) error {
+func (h *Hints) replayNode(ctx context.Context, node string, at protocol.ReplicaHeader) error {
 	for range maxRoundsPerTick {
-		n, err := h.replayBatch(ctx, node, epoch)
+		n, err := h.replayBatch(ctx, node, at)
 		if err != nil || n == 0 {
 			return err
 		}
@@ -78,7 +80,7 @@ func (h *Hints) replayNode(ctx context.Context, node string, epoch uint64) error
 // replayBatch sends up to BatchItems of node's hints as versioned writes
 // and deletes those acknowledged. Expired hints met on the way are dropped.
 // It returns how many hints it handled.
-func (h *Hints) replayBatch(ctx context.Context, node string, epoch uint64) (int, error) {
+func (h *Hints) replayBatch(ctx context.Context, node string, at protocol.ReplicaHeader) (int, error) {
 	recs, expired, err := h.readBatch(node)
 	if err != nil {
 		return 0, err
@@ -97,7 +99,7 @@ func (h *Hints) replayBatch(ctx context.Context, node string, epoch uint64) (int
 		return 0, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
-	res, err := sendWait(cctx, h.b, node, epoch, items)
+	res, err := sendWait(cctx, h.b, node, at, items)
 	cancel()
 	if err != nil {
 		return 0, err

@@ -12,7 +12,7 @@ import (
 // BatchItems and BatchBytes, each paid for in limit first. It returns the
 // acknowledged items and their bytes; an item not acknowledged is an
 // error (after the rest of its request is counted).
-func writeBatched(ctx context.Context, b replica.Backend, limit *Limiter, cfg Config, node string, epoch uint64, items []protocol.Item) (int, int64, error) {
+func writeBatched(ctx context.Context, b replica.Backend, limit *Limiter, cfg Config, node string, at protocol.ReplicaHeader, items []protocol.Item) (int, int64, error) {
 	bt := batcher{maxItems: cfg.BatchItems, maxBytes: cfg.BatchBytes}
 	keys, bytes := 0, int64(0)
 	flush := func() error {
@@ -24,7 +24,7 @@ func writeBatched(ctx context.Context, b replica.Backend, limit *Limiter, cfg Co
 			return err
 		}
 		cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-		res, err := sendWait(cctx, b, node, epoch, bt.items)
+		res, err := sendWait(cctx, b, node, at, bt.items)
 		cancel()
 		if err != nil {
 			return err

@@ -45,6 +45,16 @@ func (o *op) epoch() uint64 {
 	return o.ring.Epoch()
 }
 
+// fingerprint is the hash of the ring whose epoch the op sends: a node
+// that committed another ring at that epoch refuses the op, so a daemon
+// loaded with another membership cannot read or write by its own owners.
+func (o *op) fingerprint() uint64 {
+	if o.move != nil {
+		return o.move.next.Hash()
+	}
+	return o.ring.Hash()
+}
+
 // retryRing returns the ring to retry on after owners refused r's epoch:
 // the current ring if it is newer than r, else nil, after logging (rate
 // limited) that this daemon is behind the nodes.
@@ -57,7 +67,7 @@ func (c *Coordinator) retryRing(r *ring.Ring) *ring.Ring {
 	ctx := context.Background()
 	if ok, suppressed := c.behindLog.allow(time.Now()); ok && c.log.Enabled(ctx, slog.LevelError) {
 		c.log.LogAttrs(ctx, slog.LevelError,
-			"replica: storage nodes refuse this daemon's ring as stale (WRONG_EPOCH): another daemon committed a newer ring; reload this daemon with the current membership",
+			"replica: storage nodes refuse this daemon's ring (WRONG_EPOCH): another daemon committed a newer ring, or another membership at this epoch; reload this daemon with the current membership",
 			slog.Uint64("epoch", r.Epoch()), slog.Uint64("nodes_epoch", c.stats.maxEpochSeen.Load()),
 			slog.Uint64("suppressed", suppressed))
 	}

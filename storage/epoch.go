@@ -27,21 +27,40 @@ func (s *Server) loadEpoch() error {
 	return nil
 }
 
-// admitEpoch records a request's ring epoch and reports whether it may be
-// served: not below the committed epoch. A refusal is counted, and logged
-// once per committed epoch.
-func (s *Server) admitEpoch(e uint64) bool {
-	raise(&s.seen, e)
+// admitEpoch reports whether a request from the ring h names may be
+// served: not below the committed epoch and, at the committed epoch, not
+// from another ring (a daemon loaded with another membership builds a
+// different ring at the same epoch; its owners are not the nodes' owners).
+// A ring of 0 is unknown (tools) and passes. A refusal is counted, and
+// logged once per committed epoch.
+func (s *Server) admitEpoch(h protocol.ReplicaHeader) bool {
+	raise(&s.seen, h.Epoch)
+	// committed before ring: REPOCH stores the ring first, so a request
+	// at the new epoch never meets the old ring (it may meet the new ring
+	// under the old epoch, and is then refused as the stale one it is).
 	c := s.committed.Load()
-	if e >= c {
+	switch {
+	case h.Epoch > c:
+		return true
+	case h.Epoch < c:
+		s.stats.wrongEpoch.Add(1)
+		s.logRefusal(c, "storage: refusing requests from a stale ring (WRONG_EPOCH); the sender must load the new ring", h)
+		return false
+	}
+	if r := s.ring.Load(); h.Ring == 0 || r == 0 || h.Ring == r {
 		return true
 	}
 	s.stats.wrongEpoch.Add(1)
-	if s.staleLogged.Swap(c) != c {
-		s.log.Warn("storage: refusing requests from a stale ring (WRONG_EPOCH); the sender must load the new ring",
-			"epoch", e, "committed", c)
-	}
+	s.stats.wrongRing.Add(1)
+	s.logRefusal(c, "storage: refusing requests from another ring at the committed epoch (WRONG_EPOCH); the sender's membership differs from the committed one", h)
 	return false
+}
+
+// logRefusal logs a fencing refusal once per committed epoch c.
+func (s *Server) logRefusal(c uint64, msg string, h protocol.ReplicaHeader) {
+	if s.staleLogged.Swap(c) != c {
+		s.log.Warn(msg, "epoch", h.Epoch, "ring", h.Ring, "committed", c, "committed_ring", s.ring.Load())
+	}
 }
 
 // raise moves a to at least v.
@@ -86,9 +105,10 @@ func (s *Server) commitEpoch(e protocol.EpochCommit) (protocol.Status, error) {
 }
 
 // dropAllowed is checked by the engine under its write lock: the sender's
-// ring is the committed one, and no newer ring is being moved to.
-func (s *Server) dropAllowed(epoch uint64) bool {
-	return epoch > 0 && s.committed.Load() == epoch && s.seen.Load() == epoch
+// ring is the committed one (epoch and fingerprint, never unknown), and
+// no newer ring is being moved to.
+func (s *Server) dropAllowed(h protocol.ReplicaHeader) bool {
+	return h.Epoch > 0 && s.committed.Load() == h.Epoch && s.seen.Load() == h.Epoch && s.ring.Load() == h.Ring
 }
 
 func (c *conn) epochCommit(h protocol.Header, plain []byte, body *[]byte, size int) closeReason {
@@ -114,8 +134,8 @@ func (c *conn) drop(h protocol.Header, plain []byte, body *[]byte, size int) clo
 		return c.refuse(h, body, size, err)
 	}
 	st, n := protocol.StatusWrongEpoch, int64(0)
-	if c.s.admitEpoch(d.Epoch) {
-		n, err = c.s.eng.DropPartition(d.Partition, func() bool { return c.s.dropAllowed(d.Epoch) })
+	if c.s.admitEpoch(d.ReplicaHeader) {
+		n, err = c.s.eng.DropPartition(d.Partition, func() bool { return c.s.dropAllowed(d.ReplicaHeader) })
 		st = protocol.StatusOf(err)
 	}
 	switch st {

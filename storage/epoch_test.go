@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,11 +10,18 @@ import (
 )
 
 func repoch(id, epoch, ring uint64) []byte {
-	return protocol.AppendEpochCommit(nil, id, protocol.EpochCommit{ReplicaHeader: protocol.ReplicaHeader{Epoch: epoch}, Ring: ring})
+	return protocol.AppendEpochCommit(nil, id, protocol.EpochCommit{ReplicaHeader: protocol.ReplicaHeader{Epoch: epoch, Ring: ring}})
 }
 
+// dropRing is the ring fingerprint the drop tests commit and drop under.
+const dropRing = 1
+
 func rdrop(id, epoch uint64, p uint32) []byte {
-	return protocol.AppendDrop(nil, id, protocol.Drop{ReplicaHeader: protocol.ReplicaHeader{Epoch: epoch}, Partition: p})
+	return rdropRing(id, epoch, dropRing, p)
+}
+
+func rdropRing(id, epoch, ring uint64, p uint32) []byte {
+	return protocol.AppendDrop(nil, id, protocol.Drop{ReplicaHeader: protocol.ReplicaHeader{Epoch: epoch, Ring: ring}, Partition: p})
 }
 
 func at(epoch uint64) protocol.ReplicaHeader { return protocol.ReplicaHeader{Epoch: epoch} }
@@ -100,6 +108,61 @@ func TestEpochFencing(t *testing.T) {
 	}
 }
 
+// TestRingFencing: once (epoch 5, ring 0xAB) is committed, every replica
+// op at epoch 5 from another ring is refused WRONG_EPOCH with nothing
+// applied (two daemons with different memberships build different rings
+// at one epoch), while the committed ring, an unknown ring (0, tools) and
+// a newer epoch (a move under way, not committed yet) are served.
+func TestRingFencing(t *testing.T) {
+	s := startServer(t, testConfig(), nil)
+	c := dialHello(t, s.Addr(), "")
+	if code, _ := epochReply(t, c, 1, 5, 0xAB); code != protocol.StatusOK {
+		t.Fatalf("REPOCH: %v", code)
+	}
+	other := protocol.ReplicaHeader{Epoch: 5, Ring: 0xCD}
+	st, r := result(t, c.rpc(rput(2, other, 1, "k", ver(1, 1), "v")))
+	if r.Status != protocol.StatusWrongEpoch || st.Epoch != 5 {
+		t.Fatalf("RPUT from another ring: %v stamp %+v", r.Status, st)
+	}
+	if _, r := result(t, c.rpc(rdel(3, other, 1, "k", ver(2, 1)))); r.Status != protocol.StatusWrongEpoch {
+		t.Fatalf("RDEL from another ring: %v", r.Status)
+	}
+	if _, r := result(t, c.rpc(protocol.AppendReplicaOp(nil, 4, other, protocol.Item{Kind: protocol.ItemGet, Partition: 1, Key: []byte("k")}))); r.Status != protocol.StatusWrongEpoch {
+		t.Fatalf("RGET from another ring: %v", r.Status)
+	}
+	w := protocol.BeginReplicaBatch(nil, 5, other)
+	w.Add(protocol.Item{Kind: protocol.ItemPut, Partition: 2, Key: []byte("b"), Version: ver(3, 1), Value: []byte("v")})
+	f := c.rpc(w.Finish())
+	br, err := protocol.DecodeReplicaBatchReply(f.Body)
+	if err != nil || br.Count != 1 {
+		t.Fatalf("RBATCH from another ring: %v %v", f.Status, err)
+	}
+	if res, _ := br.Next(); res.Status != protocol.StatusWrongEpoch {
+		t.Fatalf("RBATCH item from another ring: %v", res.Status)
+	}
+	if f := c.rpc(protocol.AppendScan(nil, 6, protocol.Scan{ReplicaHeader: other, Partition: 1})); f.Status != protocol.StatusWrongEpoch {
+		t.Fatalf("RSCAN from another ring: %v", f.Status)
+	}
+	if f := c.rpc(protocol.AppendDigest(nil, 7, protocol.Digest{ReplicaHeader: other, Partition: 1})); f.Status != protocol.StatusWrongEpoch {
+		t.Fatalf("RDIGEST from another ring: %v", f.Status)
+	}
+	if s.Engine().Keys() != 0 {
+		t.Fatalf("refused writes applied: %d keys", s.Engine().Keys())
+	}
+	for i, h := range []protocol.ReplicaHeader{{Epoch: 5, Ring: 0xAB}, {Epoch: 5}, {Epoch: 6, Ring: 0xCD}} {
+		key := fmt.Sprintf("k%d", i)
+		if _, r := result(t, c.rpc(rput(uint64(10+i), h, 1, key, ver(1, 1), "v"))); r.Status != protocol.StatusOK {
+			t.Fatalf("RPUT at %+v: %v", h, r.Status)
+		}
+	}
+	f = c.rpc(protocol.AppendStats(nil, 20))
+	for _, want := range []string{"wrong_epoch 6\n", "wrong_ring 6\n"} {
+		if !strings.Contains(string(f.Body), want) {
+			t.Fatalf("stats lack %q:\n%s", want, f.Body)
+		}
+	}
+}
+
 // TestEpochCommitRules: REPOCH only moves forward, is idempotent for the
 // same ring, refuses another ring at the same epoch, and epoch 0 asks.
 func TestEpochCommitRules(t *testing.T) {
@@ -146,7 +209,7 @@ func TestEpochSurvivesRestart(t *testing.T) {
 	shutdown(t, s)
 	s = startServer(t, cfg, nil)
 	c = dial(t, s.Addr())
-	c.send(protocol.AppendHello(nil, 0, protocol.Hello{Version: protocol.ProtocolVersion, Role: protocol.RolePeer}))
+	c.send(protocol.AppendHello(nil, 0, protocol.Hello{Version: protocol.PeerVersion, Role: protocol.RolePeer}))
 	hr, err := protocol.DecodeHelloReply(c.read().Body)
 	if err != nil || hr.Epoch != 4 {
 		t.Fatalf("HELLO after restart: epoch %d, %v", hr.Epoch, err)
@@ -172,13 +235,19 @@ func TestDropPartition(t *testing.T) {
 	if code, _ := dropReply(t, c, 6, 5, 7); code != protocol.StatusWrongEpoch {
 		t.Fatalf("drop before any commit: %v", code)
 	}
-	epochReply(t, c, 7, 5, 1)
+	epochReply(t, c, 7, 5, dropRing)
 	for _, tc := range []struct {
 		name  string
-		epoch uint64
-	}{{"stale ring", 4}, {"uncommitted ring", 6}} {
-		if code, dr := dropReply(t, c, 8, tc.epoch, 7); code != protocol.StatusWrongEpoch || dr.Epoch != 5 || dr.Keys != 0 {
-			t.Fatalf("%s: %v %+v", tc.name, code, dr)
+		frame []byte
+	}{
+		{"another ring at the committed epoch", rdropRing(8, 5, dropRing+1, 7)},
+		{"unknown ring at the committed epoch", rdropRing(8, 5, 0, 7)},
+		{"stale ring", rdrop(8, 4, 7)},
+		{"uncommitted ring", rdrop(8, 6, 7)},
+	} {
+		f := c.rpc(tc.frame)
+		if dr, err := protocol.DecodeDropReply(f.Body); err != nil || f.Status != protocol.StatusWrongEpoch || dr.Epoch != 5 || dr.Keys != 0 {
+			t.Fatalf("%s: %v %+v %v", tc.name, f.Status, dr, err)
 		}
 	}
 	// The epoch-6 drop above announced a ring change in progress: no drop
@@ -189,7 +258,7 @@ func TestDropPartition(t *testing.T) {
 	if s.Engine().Keys() != 5 {
 		t.Fatalf("refused drops removed data: %d keys", s.Engine().Keys())
 	}
-	epochReply(t, c, 10, 6, 1)
+	epochReply(t, c, 10, 6, dropRing)
 	code, dr := dropReply(t, c, 11, 6, 7)
 	if code != protocol.StatusOK || dr.Keys != 4 || dr.Epoch != 6 {
 		t.Fatalf("drop: %v %+v", code, dr)
@@ -204,7 +273,7 @@ func TestDropPartition(t *testing.T) {
 		t.Fatalf("second drop: %v %+v", code, dr)
 	}
 	f := c.rpc(protocol.AppendStats(nil, 14))
-	for _, want := range []string{"dropped_partitions 2\n", "dropped_keys 4\n", "drop_refused 4\n"} {
+	for _, want := range []string{"dropped_partitions 2\n", "dropped_keys 4\n", "drop_refused 6\n"} {
 		if !strings.Contains(string(f.Body), want) {
 			t.Fatalf("stats lack %q:\n%s", want, f.Body)
 		}

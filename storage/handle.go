@@ -85,7 +85,7 @@ func (c *conn) hello(h protocol.Header, plain []byte, body *[]byte, size int) cl
 	hl, err := protocol.DecodeHello(plain)
 	switch {
 	case err != nil:
-	case hl.Version != protocol.ProtocolVersion:
+	case hl.Version != protocol.PeerVersion:
 		err = protocol.ErrVersion
 	case hl.Role != protocol.RolePeer:
 		err = ErrBadRole
@@ -97,7 +97,7 @@ func (c *conn) hello(h protocol.Header, plain []byte, body *[]byte, size int) cl
 	}
 	c.authed = true
 	c.replyInline(protocol.AppendHelloReply(c.scratch[:0], h.ID, protocol.HelloReply{
-		Version:  protocol.ProtocolVersion,
+		Version:  protocol.PeerVersion,
 		ServerID: c.s.cfg.ID,
 		Clock:    c.s.clock.Now(),
 		Epoch:    c.s.committed.Load(),
@@ -133,7 +133,7 @@ func (c *conn) single(h protocol.Header, plain []byte, body *[]byte, size int, a
 	if err != nil {
 		return c.refuse(h, body, size, err)
 	}
-	if !c.s.admitEpoch(rh.Epoch) {
+	if !c.s.admitEpoch(rh) {
 		res := protocol.Result{Status: protocol.StatusWrongEpoch}
 		c.replyInline(protocol.AppendReplicaReply(c.scratch[:0], h.Op, h.ID, c.s.stampAt(c.now), res), body, size)
 		return closeReason{}
@@ -213,7 +213,7 @@ func (c *conn) batch(h protocol.Header, plain []byte, body *[]byte, size int, ar
 		c.replyStatus(h, protocol.StatusOf(err), body, size)
 		return closeReason{}
 	}
-	fenced := !c.s.admitEpoch(b.Epoch)
+	fenced := !c.s.admitEpoch(b.ReplicaHeader)
 	r := newRequest(c, h, size, body, c.s.deadline(arrival, b.DeadlineMs))
 	r.grow(b.Count)
 	writes := false
@@ -341,7 +341,7 @@ func (s *Server) readItems(r *request) {
 // answered and the caller stops. Scans, digests and bucket digests share
 // it: each reads a whole partition, which is wasted once the sender gave up.
 func (c *conn) admitRead(h protocol.Header, rh protocol.ReplicaHeader, arrival time.Time, body *[]byte, size int) bool {
-	if !c.s.admitEpoch(rh.Epoch) {
+	if !c.s.admitEpoch(rh) {
 		c.replyStatus(h, protocol.StatusWrongEpoch, body, size)
 		return false
 	}

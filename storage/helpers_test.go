@@ -74,7 +74,7 @@ func dial(t testing.TB, addr net.Addr) *testConn {
 func dialHello(t testing.TB, addr net.Addr, token string) *testConn {
 	t.Helper()
 	c := dial(t, addr)
-	c.send(protocol.AppendHello(nil, 0, protocol.Hello{Version: protocol.ProtocolVersion, Role: protocol.RolePeer, Token: []byte(token)}))
+	c.send(protocol.AppendHello(nil, 0, protocol.Hello{Version: protocol.PeerVersion, Role: protocol.RolePeer, Token: []byte(token)}))
 	f := c.read()
 	if f.Status != protocol.StatusOK || f.Op != protocol.OpHello || !f.IsReply() {
 		t.Fatalf("HELLO answered %v %v", f.Op, f.Status)

@@ -48,11 +48,12 @@ func TestHelloRefusals(t *testing.T) {
 		frame []byte
 		want  protocol.Status
 	}{
-		{"wrong token", hello(protocol.RolePeer, protocol.ProtocolVersion, "guess"), protocol.StatusUnauthorized},
-		{"missing token", hello(protocol.RolePeer, protocol.ProtocolVersion, ""), protocol.StatusUnauthorized},
-		{"token prefix", hello(protocol.RolePeer, protocol.ProtocolVersion, "s3cre"), protocol.StatusUnauthorized},
-		{"client role", hello(protocol.RoleClient, protocol.ProtocolVersion, "s3cret"), protocol.StatusUnauthorized},
+		{"wrong token", hello(protocol.RolePeer, protocol.PeerVersion, "guess"), protocol.StatusUnauthorized},
+		{"missing token", hello(protocol.RolePeer, protocol.PeerVersion, ""), protocol.StatusUnauthorized},
+		{"token prefix", hello(protocol.RolePeer, protocol.PeerVersion, "s3cre"), protocol.StatusUnauthorized},
+		{"client role", hello(protocol.RoleClient, protocol.PeerVersion, "s3cret"), protocol.StatusUnauthorized},
 		{"future version", hello(protocol.RolePeer, 99, "s3cret"), protocol.StatusBadRequest},
+		{"version 1 peer (prefix without ring)", hello(protocol.RolePeer, protocol.Version1, "s3cret"), protocol.StatusBadRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,7 +70,7 @@ func TestHelloRefusals(t *testing.T) {
 			t.Fatalf("PING after HELLO: %v %q", f.Status, f.Body)
 		}
 		// A second HELLO is a protocol violation.
-		if f := c.rpc(hello(protocol.RolePeer, protocol.ProtocolVersion, "s3cret")); f.Status != protocol.StatusBadRequest {
+		if f := c.rpc(hello(protocol.RolePeer, protocol.PeerVersion, "s3cret")); f.Status != protocol.StatusBadRequest {
 			t.Fatalf("second HELLO: %v", f.Status)
 		}
 		c.expectClosed()
@@ -81,7 +82,7 @@ func TestHelloReply(t *testing.T) {
 	cfg.ID = 42
 	s := startServer(t, cfg, nil)
 	c := dial(t, s.Addr())
-	f := c.rpc(protocol.AppendHello(nil, 9, protocol.Hello{Version: protocol.ProtocolVersion, Role: protocol.RolePeer}))
+	f := c.rpc(protocol.AppendHello(nil, 9, protocol.Hello{Version: protocol.PeerVersion, Role: protocol.RolePeer}))
 	hr, err := protocol.DecodeHelloReply(f.Body)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ type counters struct {
 	gcRemoved   atomic.Uint64 // tombstones collected
 	badFrames   atomic.Uint64 // connections closed for a protocol violation
 	wrongEpoch  atomic.Uint64 // requests refused WRONG_EPOCH (stale ring, or a refused REPOCH)
+	wrongRing   atomic.Uint64 // of those, refused for another ring at the committed epoch
 	dropped     atomic.Uint64 // partitions removed by RDROP
 	droppedKeys atomic.Uint64 // their entries
 	dropRefused atomic.Uint64 // RDROPs refused for their ring epoch
@@ -54,6 +55,7 @@ func (s *Server) appendStats(b []byte) []byte {
 	line("bad_frames", s.stats.badFrames.Load())
 	line("conns", uint64(max(s.stats.conns.Load(), 0)))
 	line("wrong_epoch", s.stats.wrongEpoch.Load())
+	line("wrong_ring", s.stats.wrongRing.Load())
 	line("dropped_partitions", s.stats.dropped.Load())
 	line("dropped_keys", s.stats.droppedKeys.Load())
 	line("drop_refused", s.stats.dropRefused.Load())

@@ -21,7 +21,7 @@ func dialTLS(t *testing.T, addr net.Addr, roots *tls.Config) (*testConn, int64) 
 	}
 	t.Cleanup(func() { nc.Close() })
 	c := &testConn{t: t, nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}
-	c.send(protocol.AppendHello(nil, 0, protocol.Hello{Version: protocol.ProtocolVersion, Role: protocol.RolePeer}))
+	c.send(protocol.AppendHello(nil, 0, protocol.Hello{Version: protocol.PeerVersion, Role: protocol.RolePeer}))
 	if f := c.read(); f.Status != protocol.StatusOK {
 		t.Fatalf("HELLO over TLS: %v", f.Status)
 	}

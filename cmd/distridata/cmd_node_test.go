@@ -41,7 +41,7 @@ func rawPut(t *testing.T, addr, key string, ts uint64) (protocol.Status, bool) {
 	}
 	defer nc.Close()
 	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-	req := protocol.AppendHello(nil, 1, protocol.Hello{Version: protocol.ProtocolVersion, Role: protocol.RolePeer})
+	req := protocol.AppendHello(nil, 1, protocol.Hello{Version: protocol.PeerVersion, Role: protocol.RolePeer})
 	req = protocol.AppendReplicaOp(req, 2, protocol.ReplicaHeader{}, protocol.Item{Kind: protocol.ItemPut,
 		Partition: 1, Key: []byte(key), Value: []byte("v"), Version: protocol.Version{TS: ts << protocol.LogicalBits, Origin: 1}})
 	if _, err := nc.Write(req); err != nil {

@@ -41,7 +41,7 @@ func nodeStats(t *testing.T, addr string, roots *x509.CertPool) string {
 	}
 	defer nc.Close()
 	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-	req := protocol.AppendHello(nil, 1, protocol.Hello{Version: protocol.ProtocolVersion, Role: protocol.RolePeer})
+	req := protocol.AppendHello(nil, 1, protocol.Hello{Version: protocol.PeerVersion, Role: protocol.RolePeer})
 	if _, err := nc.Write(protocol.AppendStats(req, 2)); err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func (c *Cluster) NodeGetMany(n *Node, keys [][]byte) ([]protocol.Result, error)
 		end := min(start+getBatch, len(keys))
 		var req []byte
 		for i := start; i < end; i++ {
-			req = protocol.AppendReplicaOp(req, uint64(i+2), protocol.ReplicaHeader{Epoch: r.Epoch()}, protocol.Item{
+			req = protocol.AppendReplicaOp(req, uint64(i+2), protocol.ReplicaHeader{Epoch: r.Epoch(), Ring: r.Hash()}, protocol.Item{
 				Kind: protocol.ItemGet, Partition: r.Partition(keys[i]), Key: keys[i],
 			})
 		}
@@ -75,7 +75,7 @@ func (c *Cluster) dialNode(n *Node) (net.Conn, error) {
 		return nil, err
 	}
 	hello := protocol.AppendHello(nil, 1, protocol.Hello{
-		Version: protocol.ProtocolVersion, Role: protocol.RolePeer, Token: []byte(c.opts.Token),
+		Version: protocol.PeerVersion, Role: protocol.RolePeer, Token: []byte(c.opts.Token),
 	})
 	if _, err := nc.Write(hello); err != nil {
 		nc.Close()

@@ -69,12 +69,12 @@ func (c *Cluster) nodeOp(n *Node, it protocol.Item) (protocol.Result, error) {
 		return protocol.Result{}, err
 	}
 	defer nc.Close()
-	hello := protocol.AppendHello(nil, 1, protocol.Hello{Version: protocol.ProtocolVersion, Role: protocol.RolePeer})
+	hello := protocol.AppendHello(nil, 1, protocol.Hello{Version: protocol.PeerVersion, Role: protocol.RolePeer})
 	if err := handshake(nc, hello); err != nil {
 		return protocol.Result{}, err
 	}
 	nc.SetDeadline(time.Now().Add(rawTimeout))
-	req := protocol.AppendReplicaOp(nil, 2, protocol.ReplicaHeader{Epoch: c.ring.Epoch()}, it)
+	req := protocol.AppendReplicaOp(nil, 2, protocol.ReplicaHeader{Epoch: c.ring.Epoch(), Ring: c.ring.Hash()}, it)
 	if _, err := nc.Write(req); err != nil {
 		return protocol.Result{}, err
 	}
