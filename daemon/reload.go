@@ -14,14 +14,17 @@ import (
 // liveFields are the Config fields Reload applies to a running daemon:
 // the membership; the front end's limits, windows, budgets, timeouts and
 // token (tunables.go); the replication core's default quorums, request
-// budget and read repair (replica.Tunables); and the TLS material of the
-// client listener and of the links (link.Tunables), which later
-// handshakes use. Requests in flight finish with the settings they
-// started with, and connections keep the certificates they were made
-// with. Every other field sizes
-// something already built (listeners, event loops, worker pool, links,
-// ring, N) or is read without synchronisation, so a change to it needs a
-// restart; Reload logs which ones it kept.
+// budget and read repair (replica.Tunables); the TLS material of the
+// client listener; the links' timeouts, backoff, ejection count, token,
+// seal options and TLS material (link.Tunables); and repair's request
+// timeout, throttles and anti-entropy pace (repair.Tunables). Requests
+// in flight finish with the settings they started with, and connections
+// keep the certificates they were made with. Every other field sizes
+// something already built (listeners, event loops, worker pool, the
+// links' connections, queues and windows, hint storage and queues, scan
+// and batch sizes, the ring, N) or fixes a plan or timer already running
+// (drop grace and interval, replay interval, move retries), so a change
+// to it needs a restart; Reload logs which ones it kept.
 var liveFields = []string{
 	"Nodes",
 	"Limits", "MaxConns", "IdleTimeout", "FrameTimeout", "DefaultTimeout",
@@ -29,6 +32,10 @@ var liveFields = []string{
 	"OutputWindow", "OutputTimeout", "MemoryBudget", "Token",
 	"Replica.W", "Replica.R", "Replica.Timeout", "Replica.ReadRepair",
 	"TLS", "Link.TLS",
+	"Link.DialTimeout", "Link.BackoffMin", "Link.BackoffMax", "Link.EjectAfter", "Link.Token", "Link.Seal",
+	"Repair.Timeout", "Repair.PartitionsPerSec", "Repair.ReplayItemsPerSec", "Repair.ReplayBytesPerSec",
+	"Repair.RepairItemsPerSec", "Repair.RepairBytesPerSec", "Repair.MoveItemsPerSec", "Repair.MoveBytesPerSec",
+	"Repair.DropPartitionsPerSec",
 }
 
 // LiveFields names the Config fields a Reload applies without a restart,
@@ -160,7 +167,10 @@ func (d *Daemon) applyTunables(next Config) {
 		d.tls.setConfig(next.TLS)
 	}
 	if err := d.pool.SetTunables(next.Link.Tunables()); err != nil {
-		panic(fmt.Sprintf("daemon: link tunables refused: %v", err)) // a bug: reload kept TLS on or off
+		panic(fmt.Sprintf("daemon: checked link tunables refused: %v", err)) // a bug: Check passed, TLS kept on or off
+	}
+	if err := d.repair.setTunables(next.Repair.Tunables()); err != nil {
+		panic(fmt.Sprintf("daemon: checked repair tunables refused: %v", err)) // a bug: Check passed
 	}
 }
 

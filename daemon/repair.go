@@ -73,6 +73,24 @@ func (r *repairs) start(pool *link.Pool, coord *replica.Coordinator, saved repai
 	return nil
 }
 
+// setTunables gives t to every running repair component.
+func (r *repairs) setTunables(t repair.Tunables) error {
+	if r.hints != nil {
+		if err := r.hints.SetTunables(t); err != nil {
+			return err
+		}
+	}
+	if r.ae != nil {
+		if err := r.ae.SetTunables(t); err != nil {
+			return err
+		}
+	}
+	if r.reb != nil {
+		return r.reb.SetTunables(t)
+	}
+	return nil
+}
+
 // loadState reads the saved ring state (none without hints).
 func (r *repairs) loadState(cfg ring.Config) (repair.SavedState, error) {
 	if r.hints == nil {

@@ -14,18 +14,19 @@ const helloID = 0
 
 // connect dials the node and completes HELLO within DialTimeout.
 func (n *node) connect() (*conn, error) {
-	d := net.Dialer{Timeout: n.pool.cfg.DialTimeout}
+	tun := n.pool.tunables() // one snapshot for the whole dial
+	d := net.Dialer{Timeout: tun.DialTimeout}
 	nc, err := d.DialContext(n.ctx, "tcp", n.addr)
 	if err != nil {
 		return nil, fmt.Errorf("cannot dial node: %w", err)
 	}
-	if cfg := n.pool.tunables().TLS; cfg != nil {
-		if nc, err = clientTLS(n.ctx, nc, cfg, n.addr, n.pool.cfg.DialTimeout); err != nil {
+	if tun.TLS != nil {
+		if nc, err = clientTLS(n.ctx, nc, tun.TLS, n.addr, tun.DialTimeout); err != nil {
 			return nil, fmt.Errorf("cannot dial node: %w", err)
 		}
 	}
 	c := newConn(n, nc)
-	if err := c.handshake(); err != nil {
+	if err := c.handshake(tun); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("cannot handshake with node: %w", err)
 	}
@@ -34,17 +35,17 @@ func (n *node) connect() (*conn, error) {
 
 // handshake sends HELLO as a peer and checks the reply. The node's clock
 // and epoch in the reply go to OnStamp like any reply's stamp.
-func (c *conn) handshake() error {
+func (c *conn) handshake(tun *Tunables) error {
 	cfg := &c.node.pool.cfg
 	stop := context.AfterFunc(c.node.ctx, func() { c.nc.Close() })
 	defer stop()
-	if err := c.nc.SetDeadline(time.Now().Add(cfg.DialTimeout)); err != nil {
+	if err := c.nc.SetDeadline(time.Now().Add(tun.DialTimeout)); err != nil {
 		return err
 	}
 	hello := protocol.AppendHello(nil, helloID, protocol.Hello{
 		Version: protocol.PeerVersion,
 		Role:    protocol.RolePeer,
-		Token:   []byte(cfg.Token),
+		Token:   []byte(tun.Token),
 	})
 	if _, err := c.nc.Write(hello); err != nil {
 		return err

@@ -71,7 +71,7 @@ func (n *node) close(cause error) {
 // Each successful HELLO is also the probe that marks an ejected node up.
 func (n *node) runSlot() {
 	defer n.wg.Done()
-	bo := backoff{min: n.pool.cfg.BackoffMin, max: n.pool.cfg.BackoffMax}
+	var bo backoff
 	connected := false
 	for n.ctx.Err() == nil {
 		c, err := n.connect()
@@ -81,7 +81,7 @@ func (n *node) runSlot() {
 			}
 			n.log.Debug("link: connect failed", "err", err)
 			n.recordFailure("connect", err)
-			n.sleep(bo.next())
+			n.sleep(n.backoff(&bo))
 			continue
 		}
 		if connected {
@@ -98,7 +98,7 @@ func (n *node) runSlot() {
 			return
 		}
 		n.log.Info("link: connection lost", "err", err)
-		n.sleep(bo.next())
+		n.sleep(n.backoff(&bo))
 	}
 }
 
@@ -154,7 +154,7 @@ func (n *node) changes() <-chan struct{} {
 // EjectAfter consecutive ones the node is marked down and its connections
 // are closed, so their slots reconnect: each reconnect is a probe.
 func (n *node) recordFailure(what string, err error) {
-	if n.failures.Add(1) < int64(n.pool.cfg.EjectAfter) || !n.up.CompareAndSwap(true, false) {
+	if n.failures.Add(1) < int64(n.pool.tunables().EjectAfter) || !n.up.CompareAndSwap(true, false) {
 		return
 	}
 	n.stats.ejections.Add(1)
@@ -202,3 +202,10 @@ func (b *backoff) next() time.Duration {
 }
 
 func (b *backoff) reset() { b.cur = 0 }
+
+// backoff is bo's next wait within the current BackoffMin and BackoffMax.
+func (n *node) backoff(bo *backoff) time.Duration {
+	t := n.pool.tunables()
+	bo.min, bo.max = t.BackoffMin, t.BackoffMax
+	return bo.next()
+}

@@ -74,8 +74,8 @@ func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Ite
 	var sealed *[]byte
 	if r.frame != nil {
 		sealed = &r.frame
-	} else if needsSeal(n.pool.cfg.Seal, r.size) {
-		sealed = sealRequest(n.pool.cfg.Seal, r.size, h, items)
+	} else if seal := n.pool.tunables().Seal; needsSeal(seal, r.size) {
+		sealed = sealRequest(seal, r.size, h, items)
 		defer putBuf(sealed)
 	}
 	// Once inserted, a request whose ctx ends is completed by the node's

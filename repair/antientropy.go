@@ -16,11 +16,13 @@ import (
 // background, one partition at a time at Config.PartitionsPerSec, and on
 // demand with Pass. All methods are safe for concurrent use.
 type AntiEntropy struct {
-	cfg   Config
-	log   *slog.Logger
-	nodes Nodes
-	ring  func() *ring.Ring
-	limit *Limiter // repair writes: items and bytes per second
+	cfg    Config
+	live   live          // cfg's live part (tunables.go)
+	repace chan struct{} // SetTunables → loop: the pace may have changed
+	log    *slog.Logger
+	nodes  Nodes
+	ring   func() *ring.Ring
+	limit  *Limiter // repair writes: items and bytes per second
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -83,16 +85,15 @@ func NewAntiEntropy(cfg Config, nodes Nodes, ringOf func() *ring.Ring) (*AntiEnt
 		return nil, err
 	}
 	a := &AntiEntropy{cfg: cfg, log: cfg.logger(), nodes: nodes, ring: ringOf,
-		limit: NewLimiter(cfg.RepairItemsPerSec, cfg.RepairBytesPerSec)}
+		limit: NewLimiter(cfg.RepairItemsPerSec, cfg.RepairBytesPerSec), repace: make(chan struct{}, 1)}
+	a.live.set(cfg.Tunables())
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	return a, nil
 }
 
-// Start starts the background pass if PartitionsPerSec is positive.
+// Start starts the background pass. It checks PartitionsPerSec partitions
+// a second; at zero it idles until SetTunables gives it a pace.
 func (a *AntiEntropy) Start() {
-	if a.cfg.PartitionsPerSec <= 0 {
-		return
-	}
 	a.start.Do(func() {
 		if a.ctx.Err() != nil {
 			return
@@ -105,13 +106,17 @@ func (a *AntiEntropy) Start() {
 // loop checks partition after partition, wrapping around, one per tick.
 func (a *AntiEntropy) loop() {
 	defer a.wg.Done()
-	t := time.NewTicker(time.Duration(float64(time.Second) / a.cfg.PartitionsPerSec))
+	t := time.NewTicker(time.Hour)
 	defer t.Stop()
+	a.pace(t)
 	next := uint32(0)
 	for {
 		select {
 		case <-a.ctx.Done():
 			return
+		case <-a.repace:
+			a.pace(t)
+			continue
 		case <-t.C:
 		}
 		r := a.ring()
@@ -124,6 +129,17 @@ func (a *AntiEntropy) loop() {
 		}
 		next++
 	}
+}
+
+// pace sets t to tick PartitionsPerSec times a second, or stops it at
+// zero.
+func (a *AntiEntropy) pace(t *time.Ticker) {
+	pps := a.live.get().PartitionsPerSec
+	if pps <= 0 {
+		t.Stop()
+		return
+	}
+	t.Reset(time.Duration(float64(time.Second) / pps))
 }
 
 // Close stops the background pass and waits for it; passes running in
@@ -233,7 +249,7 @@ func (a *AntiEntropy) digestsAgree(ctx context.Context, at protocol.ReplicaHeade
 	counts := make([]uint64, len(owners))
 	same := true
 	for i, id := range owners {
-		cctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+		cctx, cancel := context.WithTimeout(ctx, a.live.timeout())
 		d, err := a.nodes.Digest(cctx, id, protocol.Digest{ReplicaHeader: at, Partition: p})
 		cancel()
 		if err != nil {

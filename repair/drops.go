@@ -167,7 +167,7 @@ func (rb *Rebalancer) fence(ctx context.Context, r *ring.Ring, nodes []ring.Node
 // fenceNode commits r's epoch on one node. A node ahead of r means this
 // daemon is behind: logged, not retried.
 func (rb *Rebalancer) fenceNode(ctx context.Context, r *ring.Ring, id string) {
-	cctx, cancel := context.WithTimeout(ctx, rb.cfg.Timeout)
+	cctx, cancel := context.WithTimeout(ctx, rb.live.timeout())
 	defer cancel()
 	rep, err := rb.nodes.CommitEpoch(cctx, id, protocol.EpochCommit{
 		ReplicaHeader: header(r),
@@ -262,7 +262,7 @@ func (rb *Rebalancer) finishCommit(ctx context.Context) bool {
 	if p == nil || p != rb.coord.Ring() {
 		return true
 	}
-	cctx, cancel := context.WithTimeout(ctx, rb.cfg.Timeout)
+	cctx, cancel := context.WithTimeout(ctx, rb.live.timeout())
 	defer cancel()
 	return rb.coord.CommitPending(cctx) == nil
 }
@@ -275,7 +275,7 @@ func (rb *Rebalancer) dropOne(ctx context.Context, t DropTask) bool {
 		rb.forget(t) // never remove data from a current owner
 		return false
 	}
-	cctx, cancel := context.WithTimeout(ctx, rb.cfg.Timeout)
+	cctx, cancel := context.WithTimeout(ctx, rb.live.timeout())
 	defer cancel()
 	if !rb.sameRing(cctx, cur, t) {
 		rb.drops.requeue(t)

@@ -21,6 +21,7 @@ import (
 // DB. All methods are safe for concurrent use.
 type Hints struct {
 	cfg   Config
+	live  live // cfg's live part (tunables.go)
 	log   *slog.Logger
 	db    *pebble.DB
 	b     replica.Backend
@@ -92,6 +93,7 @@ func OpenHints(cfg Config, b replica.Backend) (*Hints, error) {
 		in:    make(chan hint, cfg.HintQueue), quit: make(chan struct{}),
 		nodes: map[string]*nodeHints{},
 	}
+	h.live.set(cfg.Tunables())
 	opts := &pebble.Options{Logger: pebbleLogger{h.log}, FormatMajorVersion: pebble.FormatNewest}
 	opts.EnsureDefaults()
 	db, err := pebble.Open(cfg.Dir, opts)

@@ -25,6 +25,20 @@ func NewLimiter(itemsPerSec, bytesPerSec float64) *Limiter {
 	return &Limiter{itemRate: itemsPerSec, byteRate: bytesPerSec, items: itemsPerSec, bytes: bytesPerSec, last: time.Now(), now: time.Now}
 }
 
+// SetRates changes the rates, for the next Wait; tokens and debt carry
+// over, capped at the new burst. Safe for concurrent use.
+func (l *Limiter) SetRates(itemsPerSec, bytesPerSec float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now() // settle the time so far at the old rates
+	dt := now.Sub(l.last).Seconds()
+	l.last = now
+	l.items = min(l.itemRate, l.items+dt*l.itemRate)
+	l.bytes = min(l.byteRate, l.bytes+dt*l.byteRate)
+	l.itemRate, l.byteRate = itemsPerSec, bytesPerSec
+	l.items, l.bytes = min(l.items, itemsPerSec), min(l.bytes, bytesPerSec)
+}
+
 // Wait takes items and bytes tokens and blocks, within ctx, until the
 // buckets are out of debt. Safe for concurrent use.
 func (l *Limiter) Wait(ctx context.Context, items, bytes int) error {

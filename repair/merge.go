@@ -140,7 +140,7 @@ func (s subDigests) counts(i int) []uint64 {
 func (r *partRepair) subBuckets(ctx context.Context, b protocol.Bucket, split uint8) (subDigests, error) {
 	subs := make(subDigests, len(r.owners))
 	for o, id := range r.owners {
-		cctx, cancel := context.WithTimeout(ctx, r.a.cfg.Timeout)
+		cctx, cancel := context.WithTimeout(ctx, r.a.live.timeout())
 		var err error
 		subs[o], err = r.a.nodes.Buckets(cctx, id, protocol.Buckets{
 			ReplicaHeader: r.at, Partition: r.p, Bucket: b, Split: split,
@@ -184,7 +184,7 @@ func (r *partRepair) scanOwner(ctx context.Context, b protocol.Bucket, id string
 	var after []byte
 	maxPages := cfg.MaxScanKeys/cfg.ScanPage + 2 // a page holds at least one key
 	for range maxPages {
-		cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		cctx, cancel := context.WithTimeout(ctx, r.a.live.timeout())
 		page, err := r.a.nodes.Scan(cctx, id, protocol.Scan{
 			ReplicaHeader: r.at, Partition: r.p, Bucket: b, After: after, Limit: uint16(cfg.ScanPage),
 		})
@@ -277,7 +277,7 @@ func (a *AntiEntropy) fetch(ctx context.Context, at protocol.ReplicaHeader, p ui
 		for j, i := range idx {
 			items[j] = protocol.Item{Kind: protocol.ItemGet, Partition: p, Key: []byte(chunk[i].key)}
 		}
-		cctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+		cctx, cancel := context.WithTimeout(ctx, a.live.timeout())
 		res, err := sendWait(cctx, a.nodes, owners[src], at, items)
 		cancel()
 		if err != nil {
@@ -312,7 +312,7 @@ func (a *AntiEntropy) writeFixes(ctx context.Context, at protocol.ReplicaHeader,
 	keys, bytes := 0, int64(0)
 	var failed error
 	for o, items := range perOwner {
-		k, b, err := writeBatched(ctx, a.nodes, a.limit, a.cfg, owners[o], at, items)
+		k, b, err := writeBatched(ctx, a.nodes, a.limit, a.live.overlay(a.cfg), owners[o], at, items)
 		keys, bytes = keys+k, bytes+b
 		if err != nil && failed == nil {
 			failed = err

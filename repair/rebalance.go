@@ -37,6 +37,7 @@ const retryPause = 100 * time.Millisecond
 // the move rather than starting over.
 type Rebalancer struct {
 	cfg   Config
+	live  live // cfg's live part (tunables.go)
 	log   *slog.Logger
 	nodes Nodes
 	coord Mover
@@ -117,7 +118,8 @@ func NewRebalancer(cfg Config, nodes Nodes, coord Mover) (*Rebalancer, error) {
 	}
 	rb := &Rebalancer{cfg: cfg, log: cfg.logger(), nodes: nodes, coord: coord,
 		limit: NewLimiter(cfg.MoveItemsPerSec, cfg.MoveBytesPerSec), progress: map[srcKey]*cursor{},
-		drops: dropQueue{limit: NewLimiter(cfg.DropPartitionsPerSec, 1<<62)}}
+		drops: dropQueue{limit: NewLimiter(cfg.DropPartitionsPerSec, dropByteRate)}}
+	rb.live.set(cfg.Tunables())
 	rb.writeQuorum.Store(int64(cfg.WriteQuorum))
 	return rb, nil
 }
@@ -339,7 +341,7 @@ func (rb *Rebalancer) copySource(ctx context.Context, at protocol.ReplicaHeader,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		cctx, cancel := context.WithTimeout(ctx, rb.cfg.Timeout)
+		cctx, cancel := context.WithTimeout(ctx, rb.live.timeout())
 		page, err := rb.nodes.Scan(cctx, src, protocol.Scan{
 			ReplicaHeader: at, Partition: p, After: cur.after,
 			Limit: uint16(rb.cfg.ScanPage), WithValues: true,
@@ -350,7 +352,7 @@ func (rb *Rebalancer) copySource(ctx context.Context, at protocol.ReplicaHeader,
 		}
 		items, last := pageItems(&page, p)
 		for _, t := range targets {
-			keys, bytes, err := writeBatched(ctx, rb.nodes, rb.limit, rb.cfg, t, at, items)
+			keys, bytes, err := writeBatched(ctx, rb.nodes, rb.limit, rb.live.overlay(rb.cfg), t, at, items)
 			rep.Keys += keys
 			rep.Bytes += bytes
 			rb.stats.keys.Add(uint64(keys))

@@ -98,7 +98,7 @@ func (h *Hints) replayBatch(ctx context.Context, node string, at protocol.Replic
 	if err := h.limit.Wait(ctx, len(items), bytes); err != nil {
 		return 0, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
+	cctx, cancel := context.WithTimeout(ctx, h.live.timeout())
 	res, err := sendWait(cctx, h.b, node, at, items)
 	cancel()
 	if err != nil {

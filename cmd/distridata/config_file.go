@@ -130,6 +130,25 @@ var liveKnobs = map[string]bool{
 	// The files are read again: later handshakes use what they hold.
 	"tls.cert": true, "tls.key": true, "tls.client-ca": true,
 	"tls.node-ca": true, "tls.node-cert": true, "tls.node-key": true,
+	// Read at each dial, wait, failure or send (link.Tunables).
+	"node-token-file": true, "link.dial-timeout": true, "link.backoff-min": true, "link.backoff-max": true,
+	"link.eject-after": true, "link.compress-above": true, "link.checksum-above": true,
+	// Read at each request, throttle wait or anti-entropy tick (repair.Tunables).
+	"repair.timeout": true, "repair.partitions-per-sec": true,
+	"repair.replay-items-per-sec": true, "repair.replay-bytes-per-sec": true,
+	"repair.repair-items-per-sec": true, "repair.repair-bytes-per-sec": true,
+	"repair.move-items-per-sec": true, "repair.move-bytes-per-sec": true,
+	"repair.drop-partitions-per-sec": true,
+}
+
+// sectionNotes say, under a table's header in `config default`, why its
+// [restart] keys need a restart.
+var sectionNotes = map[string]string{
+	"link": "[restart] keys here size what each node's link builds at start: its connection slots,\n" +
+		"# queues and in-flight window. The rest apply to the next dial, wait, failure or send.",
+	"repair": "[restart] keys here size hint storage, queues, batches and scans, or fix the timers and\n" +
+		"# plans of loops already running (replay, drops, move retries). Throttles, the pace and the\n" +
+		"# timeout apply to the next wait, tick or request.",
 }
 
 // knobExempt are the config fields no file sets, and why. The test
@@ -140,7 +159,7 @@ var knobExempt = map[string]string{
 	"Ring.Replicas": "n", "Replica.N": "n", "Replica.W": "w", "Replica.R": "r",
 	"Replica.Origin": "id", "Replica.OnMiss": "set by the daemon", "Replica.Logger": "log-level",
 	"Link.Token": "node-token-file", "Link.Limits": "the daemon's limits, widened field by field (nodes need the same)", "Link.OnStamp": "set by the daemon",
-	"Link.Logger": "log-level", "Link.TLS": "tls.node-ca, tls.node-cert, tls.node-key", "Repair.Dir": "data-dir", "Repair.WriteQuorum": "w", "Repair.Logger": "log-level",
+	"Link.Logger": "log-level", "Link.TLS": "tls.node-ca, tls.node-cert, tls.node-key", "Link.Seal": "link.compress-above, link.checksum-above", "Repair.Dir": "data-dir", "Repair.WriteQuorum": "w", "Repair.Logger": "log-level",
 	"Clock": "none: a test hook, set only by the faultclock build (faultclock.go)",
 }
 
@@ -306,6 +325,9 @@ func writeDefaultConfig(w io.Writer) {
 		if sec != section {
 			section = sec
 			fmt.Fprintf(w, "\n[%s]\n", sec)
+			if note, ok := sectionNotes[sec]; ok {
+				fmt.Fprintf(w, "# %s\n", note)
+			}
 		}
 		when := "[restart]"
 		if liveKnobs[k.key] {
