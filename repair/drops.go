@@ -48,6 +48,10 @@ func (q *dropQueue) load(saved SavedState) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.tasks, q.due = slices.Clone(saved.Drops), saved.DropDue
+	q.unfenced = map[string]bool{}
+	for _, id := range saved.Unfenced {
+		q.unfenced[id] = true
+	}
 }
 
 func (q *dropQueue) pending() int {
@@ -127,16 +131,37 @@ func (q *dropQueue) requeue(t DropTask) {
 	}
 }
 
-func (q *dropQueue) markUnfenced(id string, unfenced bool) {
+// markUnfenced records whether node id still has to acknowledge the
+// committed ring and reports whether that changed anything.
+func (q *dropQueue) markUnfenced(id string, unfenced bool) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.unfenced == nil {
 		q.unfenced = map[string]bool{}
 	}
+	if q.unfenced[id] == unfenced {
+		return false
+	}
 	if unfenced {
 		q.unfenced[id] = true
 	} else {
 		delete(q.unfenced, id)
+	}
+	return true
+}
+
+// markUnfenced records in memory and, with a state, durably (a restart
+// must keep fencing the node) whether node id still has to acknowledge
+// the committed ring. Move and the background loop both call it:
+// unfencedMu keeps the saved record in the order of the memory one.
+func (rb *Rebalancer) markUnfenced(id string, unfenced bool) {
+	rb.unfencedMu.Lock()
+	defer rb.unfencedMu.Unlock()
+	if !rb.drops.markUnfenced(id, unfenced) || rb.state == nil {
+		return
+	}
+	if err := rb.state.SetUnfenced(id, unfenced); err != nil {
+		rb.log.Error("repair: cannot save which nodes missed the ring commit; a restart may leave them on the old epoch", "node", id, "err", err)
 	}
 }
 
@@ -175,15 +200,15 @@ func (rb *Rebalancer) fenceNode(ctx context.Context, r *ring.Ring, id string) {
 	switch {
 	case err == nil:
 		rb.stats.fenced.Add(1)
-		rb.drops.markUnfenced(id, false)
+		rb.markUnfenced(id, false)
 	case protocol.StatusOf(err) == protocol.StatusWrongEpoch:
 		rb.stats.fenceFailures.Add(1)
-		rb.drops.markUnfenced(id, false)
+		rb.markUnfenced(id, false)
 		rb.log.Error("repair: node has committed a newer or different ring than this daemon's; reload this daemon with the current membership",
 			"node", id, "epoch", r.Epoch(), "node_epoch", rep.Epoch, "node_ring", rep.Ring, "ring", r.Hash())
 	default:
 		rb.stats.fenceFailures.Add(1)
-		rb.drops.markUnfenced(id, true)
+		rb.markUnfenced(id, true)
 		rb.log.Warn("repair: node did not commit the ring epoch; retrying in the background", "node", id, "epoch", r.Epoch(), "err", err)
 	}
 }
@@ -215,15 +240,21 @@ func (rb *Rebalancer) loop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		cur := rb.coord.Ring()
-		for _, id := range rb.drops.unfencedNodes() {
-			if _, ok := cur.NodeIndex(id); !ok {
-				rb.drops.markUnfenced(id, false) // unlinked: nothing to fence
-				continue
-			}
-			rb.fenceNode(ctx, cur, id)
-		}
+		rb.refence(ctx)
 		rb.RunDrops(ctx, time.Now())
+	}
+}
+
+// refence sends the current ring's REPOCH again to every node that has
+// not acknowledged it yet (down at the commit, or found behind by a drop).
+func (rb *Rebalancer) refence(ctx context.Context) {
+	cur := rb.coord.Ring()
+	for _, id := range rb.drops.unfencedNodes() {
+		if _, ok := cur.NodeIndex(id); !ok {
+			rb.markUnfenced(id, false) // unlinked: nothing to fence
+			continue
+		}
+		rb.fenceNode(ctx, cur, id)
 	}
 }
 
@@ -293,7 +324,7 @@ func (rb *Rebalancer) dropOne(ctx context.Context, t DropTask) bool {
 	case protocol.StatusOf(err) == protocol.StatusWrongEpoch:
 		rb.stats.dropRefused.Add(1)
 		if rep.Epoch < cur.Epoch() {
-			rb.drops.markUnfenced(t.Node, true) // it missed the commit: fence, then retry
+			rb.markUnfenced(t.Node, true) // it missed the commit: fence, then retry
 		}
 	case errors.Is(err, context.Canceled):
 		return false
@@ -319,7 +350,7 @@ func (rb *Rebalancer) sameRing(ctx context.Context, cur *ring.Ring, t DropTask) 
 	})
 	switch {
 	case err == nil:
-		rb.drops.markUnfenced(t.Node, false)
+		rb.markUnfenced(t.Node, false)
 		return true
 	case protocol.StatusOf(err) == protocol.StatusWrongEpoch:
 		rb.stats.dropRefused.Add(1)

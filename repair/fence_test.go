@@ -62,3 +62,51 @@ func TestAnotherRingAtTheSameEpochIsFenced(t *testing.T) {
 		t.Fatalf("put under the committed ring: %v", err)
 	}
 }
+
+// A node down when a ring change commits misses its REPOCH and keeps
+// serving the old ring until it is sent again. The set of such nodes is
+// saved with the ring state: a daemon restarted before the node came back
+// still fences it (before, the restarted daemon had forgotten it, and the
+// node stayed on the old epoch until the next change).
+func TestUnfencedNodesSurviveRestart(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	old := c.coord.Ring()
+	state := c.hints.RingState()
+	rb, err := NewRebalancer(c.rcfg, c.pool, c.coord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb.UseState(state, SavedState{})
+	down := c.node("n3")
+	c.kill(down)
+	waitFor(t, "n3 seen down", 5*time.Second, func() bool { return !c.pool.Up("n3") })
+	next := c.ring(old.Epoch()+1, 3) // a new epoch, same members: nothing to copy
+	if _, err := rb.Move(ctxFor(t, 30*time.Second), old, next); err != nil {
+		t.Fatal(err)
+	}
+	rb.Close()
+	saved, err := state.Load(next.Config())
+	if err != nil || len(saved.Unfenced) != 1 || saved.Unfenced[0] != "n3" {
+		t.Fatalf("saved unfenced nodes %v, %v; want [n3]", saved.Unfenced, err)
+	}
+	// "Restart": a new rebalancer over the saved state; the node returns.
+	rb2, err := NewRebalancer(c.rcfg, c.pool, c.coord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rb2.Close()
+	rb2.UseState(state, saved)
+	c.start(down)
+	waitFor(t, "n3 linked again", 5*time.Second, func() bool { return c.pool.Up("n3") })
+	rb2.refence(ctxFor(t, 10*time.Second))
+	rep, err := c.pool.CommitEpoch(ctxFor(t, 5*time.Second), "n3", protocol.EpochCommit{})
+	if err != nil && protocol.StatusOf(err) != protocol.StatusWrongEpoch {
+		t.Fatal(err)
+	}
+	if rep.Epoch != next.Epoch() || rep.Ring != next.Hash() {
+		t.Fatalf("n3 after the restarted daemon's fencing: epoch %d ring %#x, want %d %#x", rep.Epoch, rep.Ring, next.Epoch(), next.Hash())
+	}
+	if after, err := state.Load(next.Config()); err != nil || len(after.Unfenced) != 0 {
+		t.Fatalf("unfenced nodes still saved after the fence: %v, %v", after.Unfenced, err)
+	}
+}

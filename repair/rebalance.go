@@ -55,11 +55,12 @@ type Rebalancer struct {
 	progress map[srcKey]*cursor
 	moved    map[uint32]bool // partitions of the target already copied
 
-	drops    dropQueue     // drops.go
-	held     atomic.Bool   // a saved move awaits Move or Cancel: no drops (drops.go)
-	diverged atomic.Uint64 // the node ring last logged as not this daemon's (drops.go)
-	stop     context.CancelFunc
-	wg       sync.WaitGroup
+	drops      dropQueue     // drops.go
+	unfencedMu sync.Mutex    // orders markUnfenced's saves; taken before drops.mu
+	held       atomic.Bool   // a saved move awaits Move or Cancel: no drops (drops.go)
+	diverged   atomic.Uint64 // the node ring last logged as not this daemon's (drops.go)
+	stop       context.CancelFunc
+	wg         sync.WaitGroup
 
 	stats moveCounters
 }

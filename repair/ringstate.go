@@ -25,6 +25,8 @@ import (
 //	"\x00\x00mdone" | partition u32     a partition of the move is copied
 //	"\x00\x00drop"                      JSON dropRecord: epoch and due time
 //	"\x00\x00dtask" | partition u32 | node   one partition to drop from node
+//	"\x00\x00unfenced" | node                a node that has not acknowledged
+//	                                        the committed ring (REPOCH) yet
 //
 // Every method writes synced; all are safe for concurrent use (pebble is).
 type RingState struct {
@@ -32,11 +34,12 @@ type RingState struct {
 }
 
 var (
-	stateRing  = []byte("\x00\x00ring")
-	stateMove  = []byte("\x00\x00move")
-	stateMDone = []byte("\x00\x00mdone")
-	stateDrop  = []byte("\x00\x00drop")
-	stateDTask = []byte("\x00\x00dtask")
+	stateRing     = []byte("\x00\x00ring")
+	stateMove     = []byte("\x00\x00move")
+	stateMDone    = []byte("\x00\x00mdone")
+	stateDrop     = []byte("\x00\x00drop")
+	stateDTask    = []byte("\x00\x00dtask")
+	stateUnfenced = []byte("\x00\x00unfenced")
 	// hintsStart is where hint keys begin: the first key after every
 	// state key (a hint's node length is at least 1).
 	hintsStart = []byte{0, 1}
@@ -68,6 +71,7 @@ type SavedState struct {
 	Drops      []DropTask      // partitions waiting to be dropped
 	DropEpoch  uint64          // the ring epoch the drops were planned under
 	DropDue    time.Time       // when they may run
+	Unfenced   []string        // nodes still to send the committed ring to
 }
 
 func newRingState(db *pebble.DB) *RingState { return &RingState{db: db} }
@@ -134,9 +138,12 @@ func (s *RingState) Load(cfg ring.Config) (SavedState, error) {
 		}
 		st.DropEpoch, st.DropDue = dr.Epoch, time.UnixMilli(dr.Due)
 	}
-	err = s.scan(stateDTask, func(k []byte) {
+	if err := s.scan(stateDTask, func(k []byte) {
 		st.Drops = append(st.Drops, DropTask{Partition: binary.BigEndian.Uint32(k), Node: string(k[4:])})
-	})
+	}); err != nil {
+		return st, err
+	}
+	err = s.scan(stateUnfenced, func(k []byte) { st.Unfenced = append(st.Unfenced, string(k)) })
 	return st, err
 }
 
@@ -225,6 +232,22 @@ func (s *RingState) CancelMove() error {
 		return err
 	}
 	return s.commit(b, "cancel move")
+}
+
+// SetUnfenced records whether node still has to acknowledge the
+// committed ring, so that a restarted daemon keeps sending it REPOCH
+// instead of leaving it on an old epoch (serving old rings).
+func (s *RingState) SetUnfenced(node string, unfenced bool) error {
+	k := append(append([]byte(nil), stateUnfenced...), node...)
+	if unfenced {
+		return s.set(k, nil, "record unfenced node")
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Delete(k, nil); err != nil {
+		return err
+	}
+	return s.commit(b, "forget unfenced node")
 }
 
 // DropDone forgets one drop task.

@@ -18,8 +18,13 @@ var (
 	dataStart = []byte{0, 0, 0, 0}
 )
 
-// epochRecordSize is the stored EpochState: epoch u64 | ring u64, LE.
-const epochRecordSize = 16
+// epochRecordSize is the stored EpochState: epoch u64 | ring u64 |
+// seen u64, LE. Records written before seen was kept have 16 bytes and
+// read as seen = epoch.
+const (
+	epochRecordSize   = 24
+	epochRecordSizeV1 = 16
+)
 
 // LoadEpoch implements Engine.
 func (p *Pebble) LoadEpoch() (EpochState, error) {
@@ -34,10 +39,15 @@ func (p *Pebble) LoadEpoch() (EpochState, error) {
 		return EpochState{}, fmt.Errorf("cannot read the committed epoch: %w", err)
 	}
 	defer c.Close()
-	if len(v) != epochRecordSize {
+	if len(v) != epochRecordSize && len(v) != epochRecordSizeV1 {
 		return EpochState{}, fmt.Errorf("committed epoch record of %d bytes: %w", len(v), ErrCorrupt)
 	}
-	return EpochState{Epoch: binary.LittleEndian.Uint64(v), Ring: binary.LittleEndian.Uint64(v[8:])}, nil
+	e := EpochState{Epoch: binary.LittleEndian.Uint64(v), Ring: binary.LittleEndian.Uint64(v[8:])}
+	e.Seen = e.Epoch
+	if len(v) == epochRecordSize {
+		e.Seen = binary.LittleEndian.Uint64(v[16:])
+	}
+	return e, nil
 }
 
 // SaveEpoch implements Engine with one synced write.
@@ -47,6 +57,7 @@ func (p *Pebble) SaveEpoch(e EpochState) error {
 	}
 	v := binary.LittleEndian.AppendUint64(make([]byte, 0, epochRecordSize), e.Epoch)
 	v = binary.LittleEndian.AppendUint64(v, e.Ring)
+	v = binary.LittleEndian.AppendUint64(v, e.Seen)
 	b := p.db.NewBatch()
 	defer b.Close()
 	if err := b.Set(epochKey, v, nil); err != nil {

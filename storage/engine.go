@@ -52,10 +52,13 @@ type PartitionDigest struct {
 }
 
 // EpochState is a node's committed ring: its epoch and the ring's
-// fingerprint (protocol.EpochCommit). Zero means none committed yet.
+// fingerprint (protocol.EpochCommit), and the highest epoch any request
+// has carried (a ring change in progress while above Epoch: drops wait
+// for its commit). Zero means none committed yet.
 type EpochState struct {
 	Epoch uint64
 	Ring  uint64
+	Seen  uint64
 }
 
 // Engine stores versioned values per partition with last-writer-wins.

@@ -13,7 +13,9 @@ import (
 // that are no longer the right ones. A request from a newer ring is
 // served (its daemon is moving data there) and raises seen, which stops
 // partition drops until that ring is committed: a drop under the old ring
-// must not remove data the move has already copied here.
+// must not remove data the move has already copied here. seen is saved
+// with the committed epoch before such a request is served, so a restart
+// in the middle of a move does not reopen drops under the old ring.
 
 // loadEpoch starts the server from the committed epoch the engine keeps.
 func (s *Server) loadEpoch() error {
@@ -23,7 +25,7 @@ func (s *Server) loadEpoch() error {
 	}
 	s.committed.Store(e.Epoch)
 	s.ring.Store(e.Ring)
-	s.seen.Store(e.Epoch)
+	s.seen.Store(max(e.Seen, e.Epoch))
 	return nil
 }
 
@@ -34,7 +36,9 @@ func (s *Server) loadEpoch() error {
 // A ring of 0 is unknown (tools) and passes. A refusal is counted, and
 // logged once per committed epoch.
 func (s *Server) admitEpoch(h protocol.ReplicaHeader) bool {
-	raise(&s.seen, h.Epoch)
+	if h.Epoch > s.seen.Load() {
+		s.noteSeen(h.Epoch)
+	}
 	// committed before ring: REPOCH stores the ring first, so a request
 	// at the new epoch never meets the old ring (it may meet the new ring
 	// under the old epoch, and is then refused as the stale one it is).
@@ -61,6 +65,27 @@ func (s *Server) logRefusal(c uint64, msg string, h protocol.ReplicaHeader) {
 	if s.staleLogged.Swap(c) != c {
 		s.log.Warn(msg, "epoch", h.Epoch, "ring", h.Ring, "committed", c, "committed_ring", s.ring.Load())
 	}
+}
+
+// noteSeen saves e as the highest epoch seen, durably, before the request
+// that carries it is served: once data of a ring change may have been
+// copied here, no restart may let a drop under the old ring through. It
+// runs once per new epoch (concurrent requests at it wait for the one
+// save). A failed save fails the node (its writes and drops stop), and
+// seen is raised in memory all the same.
+func (s *Server) noteSeen(e uint64) {
+	s.epochMu.Lock()
+	defer s.epochMu.Unlock()
+	if e <= s.seen.Load() {
+		return
+	}
+	st := EpochState{Epoch: s.committed.Load(), Ring: s.ring.Load(), Seen: e}
+	if !s.failed.Load() {
+		if err := s.eng.SaveEpoch(st); err != nil {
+			s.fail(err)
+		}
+	}
+	s.seen.Store(e)
 }
 
 // raise moves a to at least v.
@@ -93,7 +118,7 @@ func (s *Server) commitEpoch(e protocol.EpochCommit) (protocol.Status, error) {
 	case s.failed.Load():
 		return protocol.StatusInternal, ErrFailed
 	}
-	if err := s.eng.SaveEpoch(EpochState{Epoch: e.Epoch, Ring: e.Ring}); err != nil {
+	if err := s.eng.SaveEpoch(EpochState{Epoch: e.Epoch, Ring: e.Ring, Seen: max(s.seen.Load(), e.Epoch)}); err != nil {
 		s.fail(err)
 		return protocol.StatusInternal, err
 	}

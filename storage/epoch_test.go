@@ -1,10 +1,14 @@
 package storage
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/distridata/distridata/protocol"
 )
@@ -222,6 +226,62 @@ func TestEpochSurvivesRestart(t *testing.T) {
 	}
 }
 
+// TestSeenEpochSurvivesRestart: a request from a ring being moved to
+// (epoch 6 while 5 is committed) holds drops under 5 back, and a restart
+// of the node must not forget it: the daemon making the change may have
+// copied data here already, which a drop under 5 would remove. Before
+// seen was saved, the restarted node dropped the partition.
+func TestSeenEpochSurvivesRestart(t *testing.T) {
+	cfg := testConfig()
+	cfg.Engine, cfg.Dir, cfg.Sync = EnginePebble, t.TempDir(), SyncAlways
+	s := startServer(t, cfg, nil)
+	c := dialHello(t, s.Addr(), "")
+	epochReply(t, c, 1, 5, dropRing)
+	if _, r := result(t, c.rpc(rput(2, protocol.ReplicaHeader{Epoch: 6, Ring: dropRing + 1}, 7, "copied", ver(1, 1), "v"))); r.Status != protocol.StatusOK {
+		t.Fatalf("RPUT from the ring being moved to: %v", r.Status)
+	}
+	shutdown(t, s)
+	s = startServer(t, cfg, nil)
+	c = dialHello(t, s.Addr(), "")
+	if code, dr := dropReply(t, c, 3, 5, 7); code != protocol.StatusWrongEpoch || dr.Keys != 0 {
+		t.Fatalf("drop under the old ring after a restart mid-move: %v %+v", code, dr)
+	}
+	if n := s.Engine().Keys(); n != 1 {
+		t.Fatalf("Keys = %d after the refused drop, want 1", n)
+	}
+	if f := c.rpc(protocol.AppendStats(nil, 4)); !strings.Contains(string(f.Body), "epoch_seen 6\n") {
+		t.Fatalf("stats after restart:\n%s", f.Body)
+	}
+	epochReply(t, c, 5, 6, dropRing)
+	if code, dr := dropReply(t, c, 6, 6, 7); code != protocol.StatusOK || dr.Keys != 1 {
+		t.Fatalf("drop once the new ring is committed: %v %+v", code, dr)
+	}
+}
+
+// TestEpochRecordV1: a committed-epoch record written before seen was
+// kept (16 bytes) still loads, with seen = the committed epoch.
+func TestEpochRecordV1(t *testing.T) {
+	dir := t.TempDir()
+	p, err := OpenPebble(dir, PebbleOptions{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, 4), 0x44)
+	if err := p.db.Set(epochKey, v, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.LoadEpoch(); err != nil || got != (EpochState{Epoch: 4, Ring: 0x44, Seen: 4}) {
+		t.Fatalf("LoadEpoch of a 16-byte record = %+v, %v", got, err)
+	}
+	if err := p.db.Set(epochKey, v[:15], pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.LoadEpoch(); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("LoadEpoch of a 15-byte record: %v, want ErrCorrupt", err)
+	}
+	p.Close()
+}
+
 // TestDropPartition: RDROP removes one partition, and only under the
 // committed epoch with no newer ring in sight.
 func TestDropPartition(t *testing.T) {
@@ -301,10 +361,10 @@ func TestEngineDropPartition(t *testing.T) {
 		if _, ok, _ := e.Get(4, []byte("a"), nil); !ok {
 			t.Fatal("partition 4 lost its key")
 		}
-		if err := e.SaveEpoch(EpochState{Epoch: 9, Ring: 3}); err != nil {
+		if err := e.SaveEpoch(EpochState{Epoch: 9, Ring: 3, Seen: 11}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := e.LoadEpoch(); err != nil || got != (EpochState{Epoch: 9, Ring: 3}) {
+		if got, err := e.LoadEpoch(); err != nil || got != (EpochState{Epoch: 9, Ring: 3, Seen: 11}) {
 			t.Fatalf("LoadEpoch = %+v, %v", got, err)
 		}
 		if n, err := e.CollectGarbage(time.Now(), 100); err != nil || n != 0 {

@@ -31,11 +31,11 @@ type Server struct {
 	tokenHash [sha256.Size]byte
 
 	// Ring epochs (epoch.go). committed and ring change only under
-	// epochMu, in REPOCH; seen only grows.
+	// epochMu, in REPOCH; seen only grows, under epochMu, saved first.
 	epochMu     sync.Mutex
 	committed   atomic.Uint64 // requests below it are refused WRONG_EPOCH
 	ring        atomic.Uint64 // the committed ring's fingerprint
-	seen        atomic.Uint64 // highest epoch of any request since start
+	seen        atomic.Uint64 // highest epoch of any request, kept across restarts
 	staleLogged atomic.Uint64 // the committed epoch for which a refusal was last logged
 	failed      atomic.Bool   // fail-stop: a write or sync failed; refuse writes
 	failErr     error         // the error that failed the node; written once, before failCh closes
