@@ -94,6 +94,49 @@ func TestStaleDaemonIsFenced(t *testing.T) {
 	}
 }
 
+// A daemon two epochs behind (it missed two membership changes made
+// through another daemon) catches up by a reload with the current
+// membership: it moves to the ring the nodes committed, at their epoch,
+// instead of building the next epoch, which the nodes refuse as stale.
+// Before, that reload failed and only a restart helped.
+func TestDaemonTwoEpochsBehindCatchesUpByReload(t *testing.T) {
+	cl, cfg, all := fourNodes(t, nil)
+	ctx := ctxT(t)
+	other := cfg
+	other.ID, other.Listen, other.Admin = 2, "127.0.0.1:0", ""
+	stale, sc := startDaemon(t, other)
+	grown := cfg
+	grown.Nodes = all
+	if err := cl.Daemon.Reload(grown); err != nil {
+		t.Fatal(err)
+	}
+	shrunk := cfg
+	shrunk.Nodes = all[1:]
+	if err := cl.Daemon.Reload(shrunk); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Client().Put(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sc.Get(ctx, []byte("k")); statusOf(err) != protocol.StatusWrongEpoch {
+		t.Fatalf("stale daemon's get: %v, want WRONG_EPOCH", err)
+	}
+	other.Nodes = all[1:]
+	if err := stale.Reload(other); err != nil {
+		t.Fatalf("reload of a daemon two epochs behind: %v", err)
+	}
+	if v, _, err := sc.Get(ctx, []byte("k")); err != nil || string(v) != "v" {
+		t.Fatalf("caught-up daemon's get: %q %v", v, err)
+	}
+	if _, err := sc.Put(ctx, []byte("after"), []byte("v")); err != nil {
+		t.Fatalf("caught-up daemon's put: %v", err)
+	}
+	st, err := sc.Stats(ctx)
+	if err != nil || statLine(st, "ring_epoch") != "3" {
+		t.Fatalf("caught-up daemon's epoch %s (%v), want 3", statLine(st, "ring_epoch"), err)
+	}
+}
+
 // A reload under a read and write load is transparent: no request fails
 // (a request planned on the old ring and refused by a node that already
 // committed the new one is retried on it), and every acknowledged write

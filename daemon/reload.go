@@ -126,17 +126,18 @@ func (d *Daemon) reload(cfg Config) error {
 	return nil
 }
 
-// reloadMembers moves the ring to nodes if the membership differs.
+// reloadMembers moves the ring to nodes if the membership differs, or if
+// the storage nodes have committed nodes at a later epoch (this daemon is
+// behind).
 func (d *Daemon) reloadMembers(nodes []ring.Node) error {
 	cur := d.coord.Ring()
-	if sameMembers(cur.Nodes(), nodes) {
+	next, err := d.nextRing(cur, nodes)
+	if err != nil {
+		return err
+	}
+	if next == nil {
 		d.log.Info("reload: membership unchanged", "epoch", cur.Epoch())
 		return nil
-	}
-	// The next ring keeps the running ring's shape: only membership moves.
-	next, err := ring.New(cur.Config(), nodes, cur.Epoch()+1)
-	if err != nil {
-		return fmt.Errorf("%w: cannot reload: %w", ErrConfig, err)
 	}
 	rep, err := d.Move(d.reloadCtx, next)
 	if err != nil {
@@ -149,6 +150,30 @@ func (d *Daemon) reloadMembers(nodes []ring.Node) error {
 	d.log.Info("reload: membership changed", "epoch", next.Epoch(), "nodes", len(nodes),
 		"partitions_moved", rep.Partitions, "keys", rep.Keys, "took", rep.Duration)
 	return nil
+}
+
+// nextRing builds the ring a reload moves to, keeping the running ring's
+// shape (only membership moves): nodes at the epoch after cur, or at the
+// storage nodes' epoch when they committed that very ring later (other
+// daemons moved on, maybe several times, while this one was behind: a
+// ring at cur+1 would be refused as stale, while theirs is accepted, so
+// the move copies again, idempotently, and commits what they hold). Nil
+// when nothing changes.
+func (d *Daemon) nextRing(cur *ring.Ring, nodes []ring.Node) (*ring.Ring, error) {
+	if ne, nh := d.nodesRing(); ne > cur.Epoch() {
+		if theirs, err := ring.New(cur.Config(), nodes, ne); err == nil && theirs.Hash() == nh {
+			d.log.Info("reload: catching up with the ring the storage nodes committed", "epoch", cur.Epoch(), "nodes_epoch", ne)
+			return theirs, nil
+		}
+	}
+	if sameMembers(cur.Nodes(), nodes) {
+		return nil, nil
+	}
+	next, err := ring.New(cur.Config(), nodes, cur.Epoch()+1)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot reload: %w", ErrConfig, err)
+	}
+	return next, nil
 }
 
 // applyTunables makes next's live settings those of new requests and
