@@ -121,6 +121,9 @@ func repairPass(ctx context.Context, o repairOptions, stderr io.Writer) (repair.
 	if err != nil {
 		return repair.Report{}, err
 	}
+	if err := checkNodesRing(ctx, pool, r); err != nil {
+		return repair.Report{}, err
+	}
 	ae, err := repair.NewAntiEntropy(cfg, pool, func() *ring.Ring { return r })
 	if err != nil {
 		return repair.Report{}, err
@@ -134,6 +137,28 @@ func repairPass(ctx context.Context, o repairOptions, stderr io.Writer) (repair.
 		parts = []uint32{uint32(o.partition)}
 	}
 	return ae.Pass(ctx, parts)
+}
+
+// checkNodesRing refuses a pass under another ring than the one the
+// nodes committed: its owners would not be the daemons' (a pass would
+// copy keys to non-owners), and the nodes refuse its requests anyway
+// (WRONG_EPOCH). It names the cause instead of failing every partition.
+// A node that is down or has committed nothing is not asked to agree.
+func checkNodesRing(ctx context.Context, pool *link.Pool, r *ring.Ring) error {
+	for _, n := range r.Nodes() {
+		if !pool.Up(n.ID) {
+			continue
+		}
+		rep, err := pool.CommitEpoch(ctx, n.ID, protocol.EpochCommit{}) // epoch 0 asks, changes nothing
+		if err != nil && protocol.StatusOf(err) != protocol.StatusWrongEpoch {
+			continue
+		}
+		if rep.Epoch == r.Epoch() && rep.Ring != 0 && rep.Ring != r.Hash() {
+			return fmt.Errorf("node %s committed another ring at epoch %d (fingerprint %#x) than --nodes, --n and --partitions build (%#x): give the daemons' membership exactly (IDs and addresses; a membership with zones or weights cannot be given here)",
+				n.ID, rep.Epoch, rep.Ring, r.Hash())
+		}
+	}
+	return nil
 }
 
 // waitLinked gives the links one dial timeout to connect, so the pass does

@@ -60,3 +60,52 @@ func TestRepairCommand(t *testing.T) {
 		t.Fatalf("exit %d, out %q, err %q", code, out.String(), errb.String())
 	}
 }
+
+// Once the nodes have committed a ring, repair runs only under that very
+// ring: given another membership it stops with the cause, instead of
+// comparing (and copying to) owners the daemons do not use.
+func TestRepairCommandRefusesAnotherRing(t *testing.T) {
+	var spec []string
+	addrs := map[string]string{}
+	for _, id := range []string{"a", "b", "c"} {
+		cfg := storage.DefaultConfig()
+		cfg.Listen, cfg.Engine, cfg.Sync = "127.0.0.1:0", storage.EngineMemory, storage.SyncNone
+		cfg.Logger = slog.New(slog.DiscardHandler)
+		srv, err := storage.Start(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Shutdown(context.Background()) })
+		spec = append(spec, id+"="+srv.Addr().String())
+		addrs[id] = srv.Addr().String()
+	}
+	nodes, err := parseNodes(strings.Join(spec, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes[0].Zone = "z1" // the daemons' membership has a zone --nodes cannot give
+	theirs, err := ring.New(ring.Config{Partitions: 64, Replicas: 3}, nodes, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lcfg := link.DefaultConfig()
+	lcfg.Logger = slog.New(slog.DiscardHandler)
+	pool, err := link.New(lcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	pool.SetNodes(addrs)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for id := range addrs {
+		if _, err := pool.CommitEpoch(ctx, id, protocol.EpochCommit{ReplicaHeader: protocol.ReplicaHeader{Epoch: 2, Ring: theirs.Hash()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errb bytes.Buffer
+	code := runRepair(ctx, []string{"--nodes", strings.Join(spec, ","), "--partitions", "64"}, &out, &errb)
+	if code == exitOK || !strings.Contains(errb.String(), "committed another ring at epoch 2") {
+		t.Fatalf("exit %d, out %q, err %q", code, out.String(), errb.String())
+	}
+}
