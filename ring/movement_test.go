@@ -58,7 +58,7 @@ func TestMovementBalanced(t *testing.T) {
 		{10, 1 << 16, 0, true},
 		{10, 1 << 16, 3, true},
 		{100, 1 << 18, 0, true},
-		{100, 1 << 18, 4, false},
+		{100, 1 << 18, 4, true},
 		{100, 1 << 20, 0, true},
 		{1000, 1 << 20, 0, false},
 	}

@@ -15,20 +15,26 @@ func TestReport(t *testing.T) {
 	if os.Getenv("RING_REPORT") == "" {
 		t.Skip("set RING_REPORT=1 to print the PERFORMANCE.md (the ring section) tables")
 	}
-	fmt.Println("| nodes | zones | P | slack | peak/mean | peak/fair | min/mean | add × ideal | unchanged moves (add) | remove × ideal | unchanged moves (remove) | exception rows | ring bytes | build | WithNode | WithoutNode |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-	cases := []struct{ nodes, zones, parts int }{
-		{10, 0, 1 << 16}, {10, 3, 1 << 16},
-		{100, 0, 1 << 16}, {100, 0, 1 << 18}, {100, 0, 1 << 20}, {100, 4, 1 << 20},
-		{1000, 0, 1 << 16}, {1000, 0, 1 << 20}, {1000, 5, 1 << 20},
+	fmt.Println("| nodes | zones | weights | P | slack | peak/mean | peak/fair | min/mean | add × ideal | unchanged moves (add) | remove × ideal | unchanged moves (remove) | exception rows | ring bytes | build | WithNode | WithoutNode |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	cases := []struct{ nodes, zones, weights, parts int }{
+		{10, 0, 1, 1 << 16}, {10, 3, 1, 1 << 16}, {30, 5, 1, 1 << 16}, {40, 0, 4, 1 << 16},
+		{100, 0, 1, 1 << 16}, {100, 0, 1, 1 << 18}, {100, 4, 1, 1 << 18}, {100, 0, 4, 1 << 18},
+		{100, 0, 1, 1 << 20}, {100, 4, 1, 1 << 20},
+		{1000, 0, 1, 1 << 16}, {1000, 0, 1, 1 << 20}, {1000, 5, 1, 1 << 20},
 	}
 	for _, c := range cases {
-		reportRow(t, c.nodes, c.zones, c.parts)
+		reportRow(t, c.nodes, c.zones, c.weights, c.parts)
 	}
 }
 
-func reportRow(t *testing.T, nodes, zones, parts int) {
+// reportRow builds one membership (weights 1..weights in turn), adds a
+// weight-1 node and removes the middle one.
+func reportRow(t *testing.T, nodes, zones, weights, parts int) {
 	list := equalNodes(nodes, zones)
+	for i := range list {
+		list[i].Weight = float64(1 + i%weights)
+	}
 	start := time.Now()
 	r := mustNew(t, Config{Partitions: parts}, list)
 	build := time.Since(start)
@@ -53,8 +59,8 @@ func reportRow(t *testing.T, nodes, zones, parts int) {
 	j, _ := r.NodeIndex(gone)
 	removeMoves, removeBad := replicaMoves(r, removed, gone)
 
-	fmt.Printf("| %d | %d | 2^%d | %.3f | %.4f | %.4f | %.4f | %.4f | %d | %.4f | %d | %d | %d | %v | %v | %v |\n",
-		nodes, max(zones, 1), log2(parts), r.cfg.slackFor(nodes),
+	fmt.Printf("| %d | %d | 1-%d | 2^%d | %.3f | %.4f | %.4f | %.4f | %.4f | %d | %.4f | %d | %d | %d | %v | %v | %v |\n",
+		nodes, max(zones, 1), weights, log2(parts), r.cfg.slackFor(nodes),
 		float64(s.MaxLoad)/s.MeanLoad, s.PeakToFair, float64(s.MinLoad)/s.MeanLoad,
 		float64(addMoves)/float64(added.Loads()[i]), addBad,
 		float64(removeMoves)/float64(r.Loads()[j]), removeBad,
