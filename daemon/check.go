@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/distridata/distridata/ring"
 )
@@ -35,6 +36,27 @@ func (c Config) Check() error {
 		return fmt.Errorf("%w: repair: %w", ErrConfig, err)
 	}
 	return nil
+}
+
+// RingAdvice builds the ring c describes and returns what an operator
+// should know about its placement (ring.Ring.Advice): too few partitions
+// for the node count, fewer zones than replicas, balance limits not met.
+func (c Config) RingAdvice() ([]string, error) {
+	r, err := buildRing(c.withDefaults(), 1)
+	if err != nil {
+		return nil, err
+	}
+	return r.Advice(), nil
+}
+
+// logRing reports a ring's placement once, when the daemon starts using it.
+func logRing(log *slog.Logger, r *ring.Ring) {
+	s := r.Stats()
+	log.Info("ring", "epoch", r.Epoch(), "nodes", s.Nodes, "zones", s.Zones, "partitions", r.Partitions(),
+		"replicas", r.Replicas(), "peak_to_fair", fmt.Sprintf("%.4f", s.PeakToFair), "zone_distinct", s.ZoneDistinct)
+	for _, a := range r.Advice() {
+		log.Warn("ring: " + a)
+	}
 }
 
 // buildRing is the ring of c's membership at epoch, with N replicas.

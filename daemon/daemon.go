@@ -91,6 +91,7 @@ func Start(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	r, resume, nodesAt := d.startRing(r, saved)
+	logRing(d.log, r)
 	d.pool.SetNodes(nodeAddrs(r.Nodes()))
 	rep := cfg.Replica
 	rep.Origin = cfg.ID

@@ -139,6 +139,7 @@ func (d *Daemon) reloadMembers(nodes []ring.Node) error {
 		d.log.Info("reload: membership unchanged", "epoch", cur.Epoch())
 		return nil
 	}
+	logRing(d.log, next)
 	rep, err := d.Move(d.reloadCtx, next)
 	if err != nil {
 		// Abandon the half-done move: writes go to the old owners only,

@@ -67,3 +67,43 @@ func BenchmarkWithoutNode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExpectedShares measures the rendezvous expectation capacities are
+// measured against, for 1000 nodes of 4 weights and for 100 nodes of 18
+// distinct weights (near inclusionBudget).
+func BenchmarkExpectedShares(b *testing.B) {
+	for _, c := range []struct{ nodes, weights int }{{1000, 4}, {100, 18}} {
+		list := equalNodes(c.nodes, 0)
+		for i := range list {
+			list[i].Weight = float64(1 + i%c.weights)
+		}
+		m, err := newMembers(list, 16)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("nodes=%d/weights=%d", c.nodes, c.weights), func(b *testing.B) {
+			for b.Loop() {
+				if expectedShares(m, 1<<16, 3) == nil {
+					b.Fatal("over budget")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPreference measures a preference list of N+2 entries (the two
+// next-best nodes after the owners, for hinted handoff), computed on demand.
+func BenchmarkPreference(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		r := mustNew(b, Config{}, equalNodes(n, 0))
+		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			dst := make([]uint16, 0, 8)
+			p := uint32(0)
+			for b.Loop() {
+				dst = r.Preference(p&uint32(r.Partitions()-1), dst[:0], 5)
+				p += 7919
+			}
+		})
+	}
+}

@@ -8,8 +8,10 @@ import (
 
 const (
 	// DefaultPartitions keeps the table at 384 KiB for 3 replicas. It
-	// balances up to ~100 nodes; larger clusters should use 2^18-2^20 (see
-	// doc.go: with few partitions per node, capacities bind and chains grow).
+	// suits up to 14 nodes; RecommendedPartitions gives the size for
+	// more (2^18 at 100 nodes, 2^20 at 1000), and Ring.Advice warns when a
+	// ring is below it (see doc.go: with few partitions per node,
+	// capacities bind and chains grow).
 	DefaultPartitions = 1 << 16
 	// MaxPartitions bounds the table at 6 MiB for 3 replicas.
 	MaxPartitions = 1 << 20

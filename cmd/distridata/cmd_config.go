@@ -21,9 +21,13 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		writeDefaultConfig(stdout)
 		return exitOK
 	case len(args) == 2 && args[0] == "check":
-		if err := checkConfigFile(args[1]); err != nil {
+		advice, err := checkConfigFile(args[1])
+		if err != nil {
 			fmt.Fprintf(stderr, "distridata config check: %s: %v\n", args[1], err)
 			return exitUsage
+		}
+		for _, a := range advice {
+			fmt.Fprintf(stdout, "%s: warning: ring: %s\n", args[1], a)
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", args[1])
 		return exitOK
@@ -37,12 +41,16 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 
 // checkConfigFile loads path the way serve --config does and checks the
 // result as Start would (ring, quorums, links, repair), reading the
-// token files it names; it binds nothing.
-func checkConfigFile(path string) error {
+// token files it names; it binds nothing. It returns the ring's advice
+// (warnings that do not stop a start).
+func checkConfigFile(path string) ([]string, error) {
 	o, err := parseServe([]string{"--config", path}, io.Discard)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = o.daemonConfig(io.Discard)
-	return err
+	cfg, err := o.daemonConfig(io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.RingAdvice()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -184,5 +185,20 @@ func TestConfigLiveKnobsMatchDaemon(t *testing.T) {
 	_, out, _ := cli(t, "config", "default")
 	if !strings.Contains(out, "# [live] bytes per frame") || !strings.Contains(out, "# [restart] gnet event loops") {
 		t.Errorf("config default does not mark live and restart keys:\n%s", out)
+	}
+}
+
+// config check passes a ring it can build but prints the ring's advice:
+// here 40 nodes on a 4096-row table, too few partitions per node.
+func TestConfigCheckPrintsRingAdvice(t *testing.T) {
+	var nodes []string
+	for i := range 40 {
+		nodes = append(nodes, fmt.Sprintf("n%d=127.0.0.1:%d", i, 7001+i))
+	}
+	file := filepath.Join(t.TempDir(), "big.toml")
+	os.WriteFile(file, []byte(fmt.Sprintf("nodes = %q\n[ring]\npartitions = 4096\n", strings.Join(nodes, ","))), 0o600)
+	code, out, errs := cli(t, "config", "check", file)
+	if code != exitOK || !strings.Contains(out, "warning: ring: 4096 partitions for 40 nodes") || !strings.HasSuffix(out, ": ok\n") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
