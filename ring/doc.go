@@ -30,14 +30,24 @@
 //     that (peak/mean 1.003 at 10 nodes, 1.016 at 100 and 1.03-1.04 at 1000,
 //     N=3, P=2^16/2^20/2^20, capacities off).
 //
-//  2. Capacities. Every node gets a capacity, floor(fair share × (1+Slack))
-//     but at least the rounded-up fair share. If no node is over its
-//     capacity, the table is the rendezvous table. Otherwise a deterministic
-//     deferred-acceptance pass (assign.go) makes the nodes over capacity shed
-//     the partitions they draw worst to those partitions' next candidates,
-//     and records the rows it changed (exceptions). Zone limits are kept; if
-//     weights or zones make a capacity infeasible, the placement exceeds it
-//     and Stats.Forced counts it.
+//  2. Capacities. Every node gets a capacity: what plain rendezvous gives it
+//     on average (see expected.go), raised by Slack, but never more than
+//     5% above its weight-fair share and never below the rounded-up fair
+//     share, so the capacities add up to at least P·N. Measuring against
+//     the rendezvous expectation, not the proportional share, matters:
+//     when N is a large part of a row's competitors (few zones, or few
+//     heavy nodes) rendezvous is biased against proportional (with 3
+//     replicas over zones of 7, 6, 6, 6 and 6 nodes, the bigger zone's
+//     nodes draw 0.956 of a proportional share, the others 1.013), every
+//     change in a zoned cluster leaves zones of unequal size, and
+//     capacities that fight the bias bind on every change. If no node is
+//     over its capacity, the table is the rendezvous table. Otherwise a
+//     deterministic deferred-acceptance pass (assign.go) makes the nodes
+//     over capacity shed the partitions they draw worst to those
+//     partitions' next candidates, and records the rows it changed
+//     (exceptions). Zone limits are kept; if weights or zones make a
+//     capacity unreachable, the placement exceeds it and Stats.Forced
+//     counts it.
 //
 // The table is a pure function of (Config, IDs, weights, zones): addresses
 // and epochs never change it, and every build on every platform computes the
@@ -69,18 +79,26 @@
 // bind: when a change frees a slot at a node at capacity, it takes back the
 // best partition it had shed, whose fallback owner then has a free slot, and
 // so on; each link moves a replica between two unchanged nodes. With
-// stratified draws capacities rarely bind: measured at N=3, no zones, the
-// automatic slack (0.01·log10(nodes), within [0.5%, 3%]) gives peak/mean
-// ≤ 1.01/1.02/1.03 at 10/100/1000 nodes, movement 1.000× ideal and zero
-// moves between unchanged nodes at 10 nodes (P=2^16) and 100 nodes
-// (P ≥ 2^18); at 1000 nodes and P=2^20 two rows are exceptions and one
-// replica moved between unchanged nodes on an add (0 on a remove). Zones add
-// zone-level spread, so capacities bind more there (100 nodes in 4 zones,
-// P=2^20: about 250 such moves, 1.01× ideal). With too few partitions per
-// node chains grow: 1000 nodes at P=2^16 move 1.3× ideal. Slack=1 turns
+// stratified draws and capacities measured against the rendezvous
+// expectation, capacities bind only on a node's luck, which shrinks with
+// the partitions per node. Measured at N=3 (PERFORMANCE.md, the ring
+// section): zero moves between unchanged nodes at 10 nodes (P=2^16), 100
+// nodes with or without 4 zones (P=2^18), 100 nodes (P=2^20) and 40 nodes
+// of weights 1-4 (P=2^16); 5 of about 31,000 moves at 100 nodes in 4 zones
+// (P=2^20), 1 of 3,000 at 1000 nodes and 12 with 5 zones (P=2^20). With too
+// few partitions per node chains grow: 1000 nodes at P=2^16 move 1.3×
+// ideal. RecommendedPartitions gives the table size at which the natural
+// spread stays within the slack, and Ring.Advice (logged by the daemon and
+// printed by `config check`) says when a ring is below it. Slack=1 turns
 // capacities off: plain stratified rendezvous, exactly minimal movement and
-// never a move between unchanged nodes, at the spread above. Measured
-// figures are in PERFORMANCE.md (the ring section).
+// never a move between unchanged nodes, at the natural spread (peak
+// 1.03-1.04 at 1000 nodes, P=2^20).
+//
+// Limit: with more zones than replicas the capacity pass can move a
+// replica only to a zone the row does not use yet, so zones of very
+// different total weight (10, 20, 30 and 40 nodes, N=3) cannot be brought
+// to their weight's share; Stats.Forced and Advice report it. Zones of
+// similar weight, or exactly N zones, do not have this problem.
 //
 // Fair shares respect placement limits: a node owns a partition at most
 // once, and with Z ≥ N zones each zone holds at most one replica per
