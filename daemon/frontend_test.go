@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"io"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -285,5 +286,28 @@ func TestFrontMalformed(t *testing.T) {
 	}
 	if f, r := c.get(3, "canary"); f.Status != protocol.StatusOK || !bytes.Equal(r.Value, []byte("alive")) {
 		t.Fatalf("canary GET: %v", f.Status)
+	}
+}
+
+// A header with op 0, both malformed and too large, gets no reply (a
+// reply would echo op 0, itself not a frame): the daemon just closes.
+// Other connections keep working.
+func TestFrontOpZeroClosesWithoutReply(t *testing.T) {
+	fe := startFront(t, testConfig(), newFakeStore())
+	for name, hdr := range map[string][]byte{
+		"op 0":           protocol.AppendHeader(nil, protocol.Header{Op: 0, ID: 7}),
+		"op 0 oversized": protocol.AppendHeader(nil, protocol.Header{Length: 1 << 30, Op: 0, ID: 7}),
+	} {
+		c := dialHello(t, fe.addr, "")
+		c.send(hdr)
+		_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		rest, err := io.ReadAll(c.br)
+		if err != nil || len(rest) != 0 {
+			t.Fatalf("%s: read %d bytes (%x), %v; want a close with no reply", name, len(rest), rest, err)
+		}
+	}
+	c := dialHello(t, fe.addr, "")
+	if f := c.put(2, "canary", "alive"); f.Status != protocol.StatusOK {
+		t.Fatalf("canary PUT: %v", f.Status)
 	}
 }

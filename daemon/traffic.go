@@ -155,7 +155,9 @@ func isDataOp(op protocol.Opcode) bool {
 // to the log. Loop only.
 func (s *session) refuse(h protocol.Header, err error, input []byte) string {
 	st := protocol.StatusOf(err)
-	s.queueStatus(h.Op, h.ID, st)
+	if h.Replyable() { // op 0: close without a reply (protocol/doc.go)
+		s.queueStatus(h.Op, h.ID, st)
+	}
 	switch st {
 	case protocol.StatusUnauthorized:
 		s.fe.m.authFailures.Add(1)

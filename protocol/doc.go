@@ -92,9 +92,11 @@
 //     stream cannot be trusted.
 //   - length prefix over the limit (16+length > MaxFrameSize, or the
 //     pre-auth limit): reply TOO_LARGE, then close, without reading the
-//     body. The reply echoes the op and id read from the header; if that op
-//     is 0 the reply is itself invalid, and the client simply sees the
-//     connection close.
+//     body. The reply echoes the op and id read from the header.
+//   - op 0, whatever else is wrong with the frame: close at once, with no
+//     reply. A reply echoes its request's op, and op 0 is never a valid
+//     frame, so there is nothing a client could decode; it sees the
+//     connection close and fails its requests in flight.
 //   - a well-framed frame with an op this server does not define: the
 //     daemon replies BAD_REQUEST and keeps the connection (the frame was
 //     skipped whole, which is what lets old servers meet new clients); a

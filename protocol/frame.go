@@ -62,6 +62,12 @@ func DecodeHeader(b []byte, maxFrame int) (Header, error) {
 	return h, nil
 }
 
+// Replyable reports whether a reply to h can be sent: a reply echoes its
+// request's op, and op 0 never makes a valid frame, so a header with op
+// 0 gets no reply; the receiver closes the connection without one
+// (doc.go, "What a server does with bad input").
+func (h Header) Replyable() bool { return h.Op != 0 }
+
 // Decode returns the first whole frame in b and the number of bytes it
 // occupies. If b holds less than one frame it returns ErrIncomplete and
 // n == 0: keep the bytes, read more, and call again; any split of the

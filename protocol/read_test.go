@@ -34,3 +34,15 @@ func TestReadFrameRefusesOversizeFromHeader(t *testing.T) {
 		t.Fatalf("truncated header: %v", err)
 	}
 }
+
+// Only op 0 makes a header that no reply can echo.
+func TestHeaderReplyable(t *testing.T) {
+	if (Header{}).Replyable() {
+		t.Error("op 0 is replyable")
+	}
+	for _, op := range []Opcode{OpHello, OpPut, OpReplicaPut, 0x7f, 0xff} {
+		if !(Header{Op: op}).Replyable() {
+			t.Errorf("op %v is not replyable", op)
+		}
+	}
+}

@@ -71,7 +71,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 type closeReason struct {
 	h     protocol.Header
 	err   error
-	reply bool // send a status reply for h before closing
+	reply bool // send a status reply for h before closing, if h is Replyable
 }
 
 // serve is the reader goroutine.
@@ -81,8 +81,10 @@ func (c *conn) serve() {
 	if r.reply {
 		c.s.stats.badFrames.Add(1)
 		c.s.log.Debug("storage: closing connection after a bad frame", "remote", c.nc.RemoteAddr(), "op", r.h.Op, "err", r.err)
-		c.enqueue(protocol.AppendStatusReply(nil, r.h.Op, r.h.ID, protocol.StatusOf(r.err)), 0, 0)
-		c.unsent = true
+		if r.h.Replyable() { // op 0: close without a reply (protocol/doc.go)
+			c.enqueue(protocol.AppendStatusReply(nil, r.h.Op, r.h.ID, protocol.StatusOf(r.err)), 0, 0)
+			c.unsent = true
+		}
 	}
 	c.waitIdle()
 	c.mu.Lock()

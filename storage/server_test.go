@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -610,5 +611,21 @@ func TestConfigValidate(t *testing.T) {
 		if err := cfg.Validate(); err == nil {
 			t.Errorf("%s: invalid config accepted", name)
 		}
+	}
+}
+
+// A header with op 0 gets no reply (it would echo op 0, not a frame): the
+// node closes at once and counts a bad frame.
+func TestOpZeroClosesWithoutReply(t *testing.T) {
+	s := startServer(t, testConfig(), nil)
+	c := dialHello(t, s.Addr(), "")
+	c.send(protocol.AppendHeader(nil, protocol.Header{Op: 0, ID: 7}))
+	_ = c.nc.SetReadDeadline(time.Now().Add(ioTimeout))
+	rest, err := io.ReadAll(c.br)
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("read %d bytes (%x), %v; want a close with no reply", len(rest), rest, err)
+	}
+	if !strings.Contains(string(s.Stats()), "bad_frames 1\n") {
+		t.Fatalf("stats:\n%s", s.Stats())
 	}
 }
