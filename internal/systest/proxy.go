@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,7 +47,7 @@ type Proxy struct {
 	done     chan struct{}          // closed when the accept loop returns
 
 	mu     sync.Mutex
-	conns  []net.Conn // every connection made, closed by stop (a test's worth)
+	conns  []net.Conn // connections not yet closed (as of the last track), closed by stop
 	closed bool
 }
 
@@ -108,7 +110,10 @@ func (x *Proxy) link(client net.Conn) {
 // kernel, so only a wedged host could take this long.
 const proxyDialTimeout = 2 * time.Second
 
-// track records conns for stop, or closes them if stop already ran.
+// track records conns for stop, or closes them if stop already ran. It
+// forgets the connections toxiproxy has closed since (a link closes its
+// destination when its source ends), so a long run through one proxy
+// keeps only the open ones, not every one it ever made.
 func (x *Proxy) track(conns ...net.Conn) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -118,8 +123,28 @@ func (x *Proxy) track(conns ...net.Conn) bool {
 		}
 		return false
 	}
+	x.conns = slices.DeleteFunc(x.conns, isClosed)
 	x.conns = append(x.conns, conns...)
 	return true
+}
+
+// isClosed reports whether c was closed: a closed socket refuses even a
+// no-op Control. (toxiproxy needs the *net.TCPConn itself, so closes
+// cannot be observed through a wrapper.)
+func isClosed(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	return err != nil || raw.Control(func(uintptr) {}) != nil
+}
+
+// tracked is the number of connections track holds.
+func (x *Proxy) tracked() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return len(x.conns)
 }
 
 // stop closes the listener, waits for the accept loop, and closes every
