@@ -224,7 +224,10 @@ func (c *Cluster) RestartWith(n *Node, adjust func(*storage.Config)) {
 }
 
 // Restart starts a killed node again on its old address and directory.
-// With the memory engine it comes back empty, like a replaced disk.
+// With the memory engine it comes back empty, like a replaced disk. The
+// old address, not a fresh port: a daemon re-addresses a node only as a
+// membership change (a new ring epoch, a move, an REPOCH to every node),
+// which would turn every restart into a ring change.
 func (c *Cluster) Restart(n *Node) {
 	c.t.Helper()
 	n.mu.Lock()
