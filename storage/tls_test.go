@@ -72,3 +72,37 @@ func TestSetTLSPlainRefused(t *testing.T) {
 	}
 	dialHello(t, s.Addr(), "") // still plain
 }
+
+// A session ticket issued before a rotation does not let a client whose
+// CA the rotation dropped back in (crypto/tls checks a resumed session's
+// client certificate against the config of the new handshake; this pins
+// that, since SetTLS relies on it).
+func TestSetTLSDropsOldTickets(t *testing.T) {
+	nodes, oldClients, newClients := pkitest.NewCA(t, "nodes"), pkitest.NewCA(t, "old"), pkitest.NewCA(t, "new")
+	srv := func(clients *pkitest.CA) *tls.Config {
+		return &tls.Config{Certificates: []tls.Certificate{nodes.Issue(t, 2)},
+			ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients.Pool}
+	}
+	cfg := testConfig()
+	cfg.TLS = srv(oldClients)
+	s := startServer(t, cfg, nil)
+	client := &tls.Config{RootCAs: nodes.Pool, Certificates: []tls.Certificate{oldClients.Issue(t, 3)},
+		ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+	dialTLS(t, s.Addr(), client) // HELLO's round trip brings the ticket
+	again, _ := dialTLS(t, s.Addr(), client)
+	if !again.nc.(*tls.Conn).ConnectionState().DidResume {
+		t.Fatal("no resumption before the rotation: the test proves nothing")
+	}
+	if err := s.SetTLS(srv(newClients)); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", s.Addr().String(), client)
+	if err == nil {
+		defer nc.Close()
+		c := &testConn{t: t, nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}
+		c.send(protocol.AppendHello(nil, 0, protocol.Hello{Version: protocol.ProtocolVersion, Role: protocol.RolePeer}))
+		if _, err = c.readFrame(); err == nil {
+			t.Fatalf("a client of the dropped CA was served after the rotation (resumed: %v)", nc.ConnectionState().DidResume)
+		}
+	}
+}
