@@ -17,4 +17,5 @@ var (
 	ErrSlack        = errors.New("ring: slack must be in [0, 1]")
 	ErrUnknownNode  = errors.New("ring: unknown node ID")
 	ErrSyntax       = errors.New("ring: bad membership line")
+	ErrTable        = errors.New("ring: saved table does not fit the membership")
 )
