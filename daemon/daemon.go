@@ -268,3 +268,10 @@ func (d *Daemon) appendStats(b *bytes.Buffer) {
 
 // Ring returns the ring the daemon routes by (an immutable snapshot).
 func (d *Daemon) Ring() *ring.Ring { return d.coord.Ring() }
+
+// Behind counts the requests the storage nodes refused for this daemon's
+// ring with no newer ring to retry on: they committed a newer ring, or
+// another membership at this epoch. While it rises, the daemon needs the
+// current membership (a Reload with it catches up at the nodes' epoch).
+// Any goroutine.
+func (d *Daemon) Behind() uint64 { return d.coord.Stats().Behind }

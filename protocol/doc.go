@@ -202,13 +202,13 @@
 // requests. A ring of 0 means "unknown" and is fenced by epoch alone; only
 // tools that have no ring may send it (the daemon and its repairs always
 // send their ring's). Until the first REPOCH (E = 0) a node serves every
-// request. A refused
-// RPUT, RDEL or RGET is answered stamp | result with status WRONG_EPOCH; a
-// refused RBATCH is header OK with every result WRONG_EPOCH; both carry
-// the stamp, so the sender learns E. RSCAN and RDIGEST are refused with an
-// empty body. A prefix epoch above E is served: the sender is moving data
-// to a ring it has not committed yet. An item is
-// one key operation (Item), a result is one item's answer (Result):
+// request. A refused RPUT, RDEL or RGET is answered stamp | result with
+// status WRONG_EPOCH; a refused RBATCH is header OK with every result
+// WRONG_EPOCH; both carry the stamp, so the sender learns E. RSCAN,
+// RDIGEST, RBUCKETS and RBSCAN are refused with an empty body. A prefix
+// epoch above E is served, whatever its ring: the sender is moving data to
+// a ring no node has committed yet. An item is one key operation (Item), a
+// result is one item's answer (Result):
 //
 //	item    kind u8 | partition u32 | [version] | key bytes16 | [value bytes32]
 //	        kind 1 = PUT (version and value present), 2 = DEL (version only),
@@ -255,10 +255,9 @@
 // REPOCH commits the prefix's epoch and ring: a daemon sends it to every
 // node once the data of a ring change has moved. (In protocol version 1
 // the ring followed the prefix; it is the prefix's now.) An epoch above
-// the node's is made durable before the
-// OK; the same epoch with the same ring is an idempotent OK; a lower
-// epoch, or the same epoch with a different ring, is WRONG_EPOCH and
-// changes nothing. The reply's stamp epoch and ring are the node's
+// the node's is made durable before the OK; the same epoch with the same
+// ring is an idempotent OK; a lower epoch, or the same epoch with a
+// different ring, is WRONG_EPOCH and changes nothing. The reply's stamp epoch and ring are the node's
 // committed ones after the request (ring 0 if none), so REPOCH with
 // epoch 0 asks a node what it has committed without changing it.
 //

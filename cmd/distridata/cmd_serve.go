@@ -89,14 +89,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		drain(d, opts.DrainTimeout, stderr)
 		return exitUnavailable
 	}
-	// SIGHUP re-reads the config file (flags still win) and reloads.
+	// SIGHUP re-reads the config file (flags still win) and reloads; so
+	// does finding the daemon behind the nodes' ring (see reloadLoop).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	behindTick := time.NewTicker(behindCheckInterval)
+	defer behindTick.Stop()
 	reloaded := make(chan struct{})
 	go func() {
 		defer close(reloaded)
-		reloadOnHUP(ctx, hup, args, d)
+		reloadLoop(ctx, hup, behindTick.C, args, d)
 	}()
 	fmt.Fprintf(stdout, "distridata serving on %s\n", d.Addr())
 	<-ctx.Done()
@@ -105,15 +108,38 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return code
 }
 
-// reloadOnHUP reloads d from args (and the config file they name) on
-// each signal from hup, until ctx ends. A config that cannot be read or
-// is invalid is logged and counted by the daemon, which keeps running.
-func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, args []string, d *daemon.Daemon) {
+// behindCheckInterval is how often the daemon's behind counter is read:
+// a daemon the nodes refuse fails every request, so minutes are too long,
+// and each check that finds it rising re-reads the config file once.
+const behindCheckInterval = 5 * time.Second
+
+// reloader is what reloadLoop needs of the daemon.
+type reloader interface {
+	Reload(daemon.Config) error
+	ReloadFailed(error)
+	Behind() uint64
+}
+
+// reloadLoop reloads d from args (and the config file they name) on each
+// signal from hup, and on each tick that finds d's behind counter risen
+// since the last: the storage nodes committed a ring this daemon does not
+// route by, and the file may already list that membership (other daemons
+// moved; a reload then catches up at the nodes' epoch). It runs until ctx
+// ends. A config that cannot be read or is invalid is logged and counted
+// by the daemon, which keeps running.
+func reloadLoop(ctx context.Context, hup <-chan os.Signal, tick <-chan time.Time, args []string, d reloader) {
+	behind := d.Behind()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
+		case <-tick:
+			b := d.Behind()
+			if b == behind {
+				continue
+			}
+			behind = b
 		}
 		o, err := parseServe(args, io.Discard)
 		var cfg daemon.Config

@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/distridata/distridata/daemon"
 	"github.com/distridata/distridata/storage"
 )
 
@@ -254,4 +256,62 @@ func scrape(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// fakeReloader records reloads (a config that failed to load as its
+// error) and serves a settable behind counter.
+type fakeReloader struct {
+	behind  atomic.Uint64
+	reloads chan any
+}
+
+func (f *fakeReloader) Reload(cfg daemon.Config) error { f.reloads <- cfg; return nil }
+func (f *fakeReloader) ReloadFailed(err error)         { f.reloads <- err }
+func (f *fakeReloader) Behind() uint64                 { return f.behind.Load() }
+
+func (f *fakeReloader) next(t *testing.T) daemon.Config {
+	t.Helper()
+	switch r := (<-f.reloads).(type) {
+	case daemon.Config:
+		return r
+	default:
+		t.Fatalf("reload failed: %v", r)
+	}
+	return daemon.Config{}
+}
+
+// The reload loop re-reads the config on SIGHUP and on a check that finds
+// the daemon's behind counter risen (the nodes refuse its ring: the file
+// may list the membership they committed), not on a check that finds it
+// unchanged. The channels are unbuffered, so each send returns only once
+// the loop has taken it: the order is fixed without any timing.
+func TestReloadLoopReloadsWhenBehind(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "serve.toml")
+	const members = "a=127.0.0.1:1,b=127.0.0.1:2,c=127.0.0.1:3"
+	if err := os.WriteFile(file, []byte("nodes = \""+members+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeReloader{reloads: make(chan any, 10)}
+	hup, tick := make(chan os.Signal), make(chan time.Time)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reloadLoop(ctx, hup, tick, []string{"--config", file}, f)
+	}()
+	tick <- time.Time{} // behind unchanged: no reload
+	f.behind.Store(3)
+	tick <- time.Time{} // risen: reload
+	if cfg := f.next(t); len(cfg.Nodes) != 3 || cfg.Nodes[0].ID != "a" {
+		t.Fatalf("reload with %+v, want the file's membership", cfg.Nodes)
+	}
+	tick <- time.Time{} // unchanged since: no reload
+	hup <- syscall.SIGHUP
+	f.next(t)
+	tick <- time.Time{} // the loop is past the SIGHUP's reload
+	cancel()
+	<-done
+	if n := len(f.reloads); n != 0 {
+		t.Fatalf("%d reloads beyond the SIGHUP's and the rise's", n)
+	}
 }
