@@ -78,7 +78,8 @@ const outputTimeout = 10 * time.Second
 const (
 	// h4Conns is the 500 slowloris connections.
 	h4Conns = 500
-	// h4Bound is the bound on the canary's p99 under attack.
+	// h4Bound is the bound on the canary's p99 under attack, applied
+	// to what the attack adds over an unattacked control (see TestH4Slowloris).
 	h4Bound = 50 * time.Millisecond
 	// h4Slack is allowed past the frame deadline for the daemon's sweep
 	// (a quarter of the timeout apart) and the client seeing the closes.
@@ -90,16 +91,21 @@ const (
 // process, which runs the canary, measures the daemon and not its own
 // scheduling of 500 sockets. The daemon's frame deadline (FrameTimeout;
 // serve has no flag for it, so the default applies) closes every one of
-// them, and meanwhile a canary's PUT+GET p99 stays under 50 ms. The
-// canary's p99 without slowloris and the daemon's CPU share, with and
-// without, are reported next to it, to tell a slow machine from a slow
-// daemon.
+// them, and meanwhile the latency the attack adds to a canary's PUT+GET p99
+// stays under 50 ms. "Adds" is measured against a control: an identical
+// cluster that nobody attacks, whose canary runs at the same time. On this
+// shared machine scheduling noise alone took an unattacked canary's p99
+// from 11 ms to 131 ms (CI runs next to other jobs), which an absolute
+// bound cannot tell from a slow daemon; a daemon that blocks its loop 2 ms
+// per partial frame adds about 600 ms. The canary's p99 before the attack
+// and the daemon's CPU share are reported too.
 func TestH4Slowloris(t *testing.T) {
 	needFull(t)
 	// Nodes skip fsync: the canary measures the daemon's front end under
 	// slowloris, and fsync latency on a disk other jobs share (tens of ms
 	// at random) is noise that has nothing to do with it.
 	c := systest.Start(t, systest.Options{NodeArgs: []string{"--sync", "none"}})
+	control := systest.Start(t, systest.Options{NodeArgs: []string{"--sync", "none"}})
 	// The canary's p99 without slowloris, so a miss can be told apart from
 	// a machine that is simply slow.
 	bstop := make(chan struct{})
@@ -116,10 +122,12 @@ func TestH4Slowloris(t *testing.T) {
 		"--trickle", "1s", "--hold", limit.String())
 	stop := make(chan struct{})
 	canaries := canaryLoop(t, c, 20*time.Millisecond, stop)
+	controls := canaryLoop(t, control, 20*time.Millisecond, stop)
 	err := loris.Wait(limit + 30*time.Second) // it ends once all are closed, or at the limit
 	close(stop)
 	attackCPU := cpuShare(cpuTime(t, c.Daemon.PID())-cpu1, time.Since(start))
 	cops := canaries()
+	controlP99 := percentile(controls(), 0.99)
 	if err != nil {
 		t.Fatalf("slowloris client: %v\n%s", err, loris.Tail(1024))
 	}
@@ -144,14 +152,15 @@ func TestH4Slowloris(t *testing.T) {
 	if swept < int64(opened) {
 		t.Errorf("frame_timeout_closes rose by %d for %d slowloris connections; want each closed by the frame deadline", swept, opened)
 	}
-	if p99 >= h4Bound {
-		t.Errorf("canary p99 %v under slowloris (%v without); want < %v", p99, baseP99, h4Bound)
+	if p99-controlP99 >= h4Bound {
+		t.Errorf("canary p99 %v under slowloris, %v on the unattacked control at the same time (%v before the attack); want less than %v added",
+			p99, controlP99, baseP99, h4Bound)
 	}
 	if o := outcomes(cops); o[systest.OK] != len(cops) {
 		t.Errorf("canary outcomes under slowloris: %v", o)
 	}
-	summary(t, "slowloris_conns=%d opened=%d closed=%d last_close=%v frame_timeout_closes=%d canaries=%d canary_p99=%v baseline_p99=%v bound=%v daemon_cpu=%.1f%% (baseline %.1f%%)",
-		h4Conns, opened, closed, last.Round(time.Millisecond), swept, len(cops), p99, baseP99, h4Bound, attackCPU, baseCPU)
+	summary(t, "slowloris_conns=%d opened=%d closed=%d last_close=%v frame_timeout_closes=%d canaries=%d canary_p99=%v control_p99=%v baseline_p99=%v bound=%v added daemon_cpu=%.1f%% (baseline %.1f%%)",
+		h4Conns, opened, closed, last.Round(time.Millisecond), swept, len(cops), p99, controlP99, baseP99, h4Bound, attackCPU, baseCPU)
 }
 
 // cpuTime is the user plus system CPU time of process pid so far, from
