@@ -66,6 +66,11 @@ var statusErrors = func() (t [256]*protocol.Error) {
 	return t
 }()
 
+// errWouldBlock is send's answer, with noWait, where Send would wait for
+// window room or a connection; TrySendTransient turns it into false, so
+// it never reaches a caller.
+var errWouldBlock = errors.New("link: send would wait")
+
 // NodeStatusError returns the error for a whole request that a node
 // answered with status s; protocol.StatusOf(NodeStatusError(s)) == s.
 func NodeStatusError(s protocol.Status) error { return statusErrors[s] }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -417,5 +418,52 @@ func TestQueueBoundedWhileWriterStuck(t *testing.T) {
 	c.swap(nil)
 	if try(big) != enqueued {
 		t.Fatal("queue did not accept frames after the writer took them")
+	}
+}
+
+// TestTrySendNeverWaits: TrySendTransient takes what fits, and refuses
+// (false, done not called, nothing sent, no window share kept) where Send
+// would wait: a full window, or a node with no connection yet.
+func TestTrySendNeverWaits(t *testing.T) {
+	f := startFake(t, "127.0.0.1:0")
+	defer f.stop()
+	f.setMode(modeDrop)
+	cfg := testConfig()
+	cfg.MaxInFlight = 2
+	p := newTestPool(t, cfg, map[string]string{"n1": f.addr})
+	waitFor(t, 2*time.Second, "a connection", func() bool { return stats(p, "n1").Conns > 0 })
+
+	called := make(chan replica.Reply, 4)
+	try := func() bool {
+		return p.TrySendTransient(context.Background(), "n1", protocol.ReplicaHeader{}, []protocol.Item{get("k")},
+			func(r replica.Reply) { called <- r })
+	}
+	if !try() || !try() {
+		t.Fatal("refused while the window had room")
+	}
+	if try() {
+		t.Fatal("took a request past a full window")
+	}
+	waitFor(t, 2*time.Second, "2 requests at the node", func() bool { return f.requests.Load() == 2 })
+	if s := stats(p, "n1"); s.InFlight != 2 || len(called) != 0 {
+		t.Fatalf("after a refusal: %+v, %d done calls; want 2 in flight, none called", s, len(called))
+	}
+
+	// A node that never answers HELLO has no connection ready: refused.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() // the kernel completes the handshake; nobody answers
+	silent := newTestPool(t, testConfig(), map[string]string{"n2": ln.Addr().String()})
+	if silent.TrySendTransient(ctxFor(t, 2*time.Second), "n2", protocol.ReplicaHeader{}, []protocol.Item{get("k")},
+		func(r replica.Reply) { t.Errorf("done called: %v", r.Err) }) {
+		t.Fatal("took a request for a node without a connection")
+	}
+	p.Close()
+	for _, r := range collect(t, called, 2) {
+		if !errors.Is(r.Err, ErrClosed) {
+			t.Fatalf("held request: %v, want ErrClosed", r.Err)
+		}
 	}
 }

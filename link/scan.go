@@ -97,7 +97,7 @@ func (p *Pool) call(ctx context.Context, id string, op protocol.Opcode, encode f
 		return replica.Reply{}
 	}
 	r.done = func(rep replica.Reply) { result <- rep.Err }
-	if err := n.submit(r, protocol.ReplicaHeader{}, nil); err != nil {
+	if err := n.submit(r, protocol.ReplicaHeader{}, nil, false); err != nil {
 		n.window.release(len(frame))
 		return err
 	}

@@ -19,7 +19,7 @@ import (
 // if it waits for window room, only completions on other goroutines can
 // give it.
 func (p *Pool) Send(ctx context.Context, node string, h protocol.ReplicaHeader, items []protocol.Item, done func(replica.Reply)) {
-	if err := p.send(ctx, node, h, items, done, false); err != nil {
+	if err := p.send(ctx, node, h, items, done, false, false); err != nil {
 		done(replica.Reply{Err: err})
 	}
 }
@@ -29,13 +29,31 @@ func (p *Pool) Send(ctx context.Context, node string, h protocol.ReplicaHeader, 
 // returns (see replica.TransientBackend). The link then reuses the
 // request's memory: one allocation less per replica call.
 func (p *Pool) SendTransient(ctx context.Context, node string, h protocol.ReplicaHeader, items []protocol.Item, done func(replica.Reply)) {
-	if err := p.send(ctx, node, h, items, done, true); err != nil {
+	if err := p.send(ctx, node, h, items, done, true, false); err != nil {
 		done(replica.Reply{Err: err})
 	}
 }
 
+// TrySendTransient is SendTransient that never waits (see
+// replica.NonBlockingBackend): when the node's window has no room or the
+// node has no connection ready, it sends nothing, does not call done, and
+// returns false. Otherwise it returns true and done is called exactly
+// once, possibly before it returns. Any goroutine, including an event
+// loop and a done callback.
+func (p *Pool) TrySendTransient(ctx context.Context, node string, h protocol.ReplicaHeader, items []protocol.Item, done func(replica.Reply)) bool {
+	switch err := p.send(ctx, node, h, items, done, true, true); {
+	case err == errWouldBlock:
+		return false
+	case err != nil:
+		done(replica.Reply{Err: err})
+	}
+	return true
+}
+
 // send returns an error only if done has not been and will not be called.
-func (p *Pool) send(ctx context.Context, id string, h protocol.ReplicaHeader, items []protocol.Item, done func(replica.Reply), pooled bool) error {
+// With noWait it returns errWouldBlock instead of waiting for window room
+// or for a connection.
+func (p *Pool) send(ctx context.Context, id string, h protocol.ReplicaHeader, items []protocol.Item, done func(replica.Reply), pooled, noWait bool) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
@@ -53,12 +71,17 @@ func (p *Pool) send(ctx context.Context, id string, h protocol.ReplicaHeader, it
 	if !n.up.Load() {
 		return ErrNodeDown
 	}
-	if err := n.window.acquire(ctx, size); err != nil {
+	if noWait {
+		err = n.window.tryAcquire(size)
+	} else {
+		err = n.window.acquire(ctx, size)
+	}
+	if err != nil {
 		return err
 	}
 	r := newRequest(pooled)
 	r.ctx, r.done, r.node, r.op, r.items, r.size = ctx, done, n, opOf(items), len(items), size
-	err = n.submit(r, h, items)
+	err = n.submit(r, h, items, noWait)
 	if err != nil {
 		n.window.release(size)
 	}
@@ -67,9 +90,10 @@ func (p *Pool) send(ctx context.Context, id string, h protocol.ReplicaHeader, it
 }
 
 // submit encodes r into one of the node's connections, waiting within
-// r.ctx for a first connection if none is ready. On error r was not
-// inserted anywhere and the caller still owns it.
-func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Item) error {
+// r.ctx for a first connection if none is ready (with noWait, returning
+// errWouldBlock instead). On error r was not inserted anywhere and the
+// caller still owns it.
+func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Item, noWait bool) error {
 	h.DeadlineMs = deadlineMs(r.ctx)
 	var sealed *[]byte
 	if r.frame != nil {
@@ -94,6 +118,9 @@ func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Ite
 			return nil
 		case enqueueFull:
 			return ErrQueueFull
+		}
+		if noWait {
+			return errWouldBlock
 		}
 		if changed == nil { // subscribe, then look once more before waiting
 			changed = n.changes()

@@ -69,6 +69,21 @@ func (w *window) acquire(ctx context.Context, size int) error {
 	}
 }
 
+// tryAcquire admits a request of size bytes if it fits now, behind no
+// waiter; else it returns errWouldBlock.
+func (w *window) tryAcquire(size int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.closed != nil:
+		return w.closed
+	case len(w.queue) == 0 && w.fits(size):
+		w.admitLocked(size)
+		return nil
+	}
+	return errWouldBlock
+}
+
 // abandon withdraws a waiter whose ctx ended. If it was granted in the
 // meantime, the grant is handed back.
 func (w *window) abandon(wt *windowWaiter, cause error) error {
