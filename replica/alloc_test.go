@@ -29,6 +29,15 @@ func (nb *nullBackend) Send(_ context.Context, _ string, _ protocol.ReplicaHeade
 	done(replica.Reply{Results: nb.results[:len(items)]})
 }
 
+func (nb *nullBackend) SendTransient(ctx context.Context, id string, h protocol.ReplicaHeader, items []protocol.Item, done func(replica.Reply)) {
+	nb.Send(ctx, id, h, items, done)
+}
+
+func (nb *nullBackend) TrySendTransient(ctx context.Context, id string, h protocol.ReplicaHeader, items []protocol.Item, done func(replica.Reply)) bool {
+	nb.Send(ctx, id, h, items, done)
+	return true
+}
+
 func newNullCoordinator(t testing.TB) *replica.Coordinator {
 	c, err := replica.New(replica.DefaultConfig(), newRing(t, 3, 1, "a", "b", "c"), newNullBackend(), protocol.NewClock(nil))
 	if err != nil {
@@ -58,6 +67,8 @@ func TestAllocationBudget(t *testing.T) {
 		kvs[i] = protocol.KV{Key: k, Value: value}
 	}
 	out := make([]protocol.ItemStatus, len(keys))
+	dl := time.Now().Add(time.Minute)
+	done := func([]byte, protocol.Version, error) {}
 	for _, tc := range []struct {
 		name   string
 		budget float64
@@ -68,6 +79,8 @@ func TestAllocationBudget(t *testing.T) {
 		{"put without deadline", 5, func() { c.Put(context.Background(), key, value, 0) }},
 		{"mput of 16", 0, func() { c.MPut(ctx, kvs, 0, out) }},
 		{"mget of 16", 0, func() { c.MGet(ctx, keys, 0, out) }},
+		{"start put", 0, func() { c.StartPut(ctx, dl, key, value, 0, done) }},
+		{"start get", 0, func() { c.StartGet(ctx, dl, key, 0, done) }},
 	} {
 		if n := testing.AllocsPerRun(200, tc.fn); n > tc.budget {
 			t.Errorf("%s: %.1f allocs per request, budget %.0f", tc.name, n, tc.budget)
@@ -94,5 +107,29 @@ func BenchmarkGetCore(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		c.Get(ctx, keys[i%len(keys)], 0)
+	}
+}
+
+// BenchmarkStartPutCore and BenchmarkStartGetCore are the asynchronous
+// requests over the same null backend: they answer before Start returns.
+func BenchmarkStartPutCore(b *testing.B) {
+	c := newNullCoordinator(b)
+	dl := time.Now().Add(time.Hour)
+	keys, value := benchKeys(1024), make([]byte, 100)
+	done := func([]byte, protocol.Version, error) {}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		c.StartPut(context.Background(), dl, keys[i%len(keys)], value, 0, done)
+	}
+}
+
+func BenchmarkStartGetCore(b *testing.B) {
+	c := newNullCoordinator(b)
+	dl := time.Now().Add(time.Hour)
+	keys := benchKeys(1024)
+	done := func([]byte, protocol.Version, error) {}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		c.StartGet(context.Background(), dl, keys[i%len(keys)], 0, done)
 	}
 }

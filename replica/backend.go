@@ -41,6 +41,18 @@ type TransientBackend interface {
 	SendTransient(ctx context.Context, node string, h protocol.ReplicaHeader, items []protocol.Item, done func(Reply))
 }
 
+// NonBlockingBackend is a TransientBackend that can also refuse to wait:
+// TrySendTransient behaves as SendTransient, except that where
+// SendTransient would block (no room in the node's window, no connection
+// ready) it sends nothing, does not call done and returns false. The
+// Coordinator's asynchronous requests (async.go) start with it, so that
+// an event loop can start them; a send it refuses, or every send of a
+// Backend without it, is made by a goroutine of the Coordinator instead.
+type NonBlockingBackend interface {
+	TransientBackend
+	TrySendTransient(ctx context.Context, node string, h protocol.ReplicaHeader, items []protocol.Item, done func(Reply)) bool
+}
+
 // Reply is a storage node's answer to one Send.
 type Reply struct {
 	Stamp   protocol.ReplicaStamp

@@ -43,6 +43,13 @@ type Coordinator struct {
 	isClosed atomic.Bool // the request path's lock-free view of closed
 	bgSem    chan struct{}
 	bg       sync.WaitGroup
+
+	// Asynchronous requests (async.go): live counts those whose Done has
+	// not run; slow runs the parts of them that may wait. trySend is b's
+	// TrySendTransient, or nil: every send is then made on a goroutine.
+	live    atomic.Int64
+	slow    sync.WaitGroup
+	trySend func(ctx context.Context, node string, h protocol.ReplicaHeader, items []protocol.Item, done func(Reply)) bool
 }
 
 // New returns a Coordinator over ring r (whose Replicas() must equal
@@ -61,6 +68,9 @@ func New(cfg Config, r *ring.Ring, b Backend, clock *protocol.Clock) (*Coordinat
 	c.send = b.Send
 	if tb, ok := b.(TransientBackend); ok {
 		c.send = tb.SendTransient
+	}
+	if nb, ok := b.(NonBlockingBackend); ok {
+		c.trySend = nb.TrySendTransient
 	}
 	c.gate.Store(&writeGate{})
 	t := cfg.tunables()
@@ -90,15 +100,17 @@ func (c *Coordinator) Ring() *ring.Ring { return c.ring.Load() }
 // Stats returns a snapshot of the counters.
 func (c *Coordinator) Stats() Stats { return c.stats.snapshot() }
 
-// Close stops starting background repairs and waits for those running
-// (each is bounded by Config.Timeout). Requests made after Close fail
-// with ErrClosed. Close is idempotent; call it after the daemon has
-// drained its own requests.
+// Close stops starting background repairs, waits for the asynchronous
+// requests to answer (each is bounded by its deadline) and for the
+// background repairs running (each bounded by Config.Timeout). Requests
+// made after Close fail with ErrClosed. Close is idempotent; call it
+// after the daemon has drained its own requests.
 func (c *Coordinator) Close() {
 	c.bgMu.Lock()
 	c.closed = true
 	c.isClosed.Store(true)
 	c.bgMu.Unlock()
+	c.waitLive()
 	c.bg.Wait()
 }
 

@@ -64,7 +64,11 @@
 //
 // # Concurrency
 //
-// All Coordinator methods are safe for concurrent use. Requests block
-// until decided, so the daemon calls them from worker goroutines, never
-// from its event loop. Lock order: op.mu, then Coordinator.bgMu.
+// All Coordinator methods are safe for concurrent use. Put, Del, Get,
+// MPut and MGet block until decided, so call them from worker goroutines,
+// never from an event loop. StartPut, StartDel and StartGet run the same
+// requests without blocking and answer through a callback from the
+// goroutine that decides them, usually a link reader (async.go); the
+// daemon starts them on its event loop. Lock order: op.mu, then
+// Coordinator.bgMu.
 package replica

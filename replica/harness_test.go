@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -83,6 +85,12 @@ func (cl *cluster) ctx() context.Context {
 }
 
 func (cl *cluster) put(key, value string, w int) (protocol.Version, error) {
+	if asyncHarness {
+		ctx := cl.ctx()
+		dl, _ := ctx.Deadline()
+		o := await(func(done replica.Done) { cl.c.StartPut(ctx, dl, []byte(key), []byte(value), w, done) })
+		return o.v, o.err
+	}
 	return cl.c.Put(cl.ctx(), []byte(key), []byte(value), w)
 }
 
@@ -96,8 +104,53 @@ func (cl *cluster) mustPut(key, value string) protocol.Version {
 }
 
 func (cl *cluster) get(key string, r int) (string, protocol.Version, error) {
+	if asyncHarness {
+		ctx := cl.ctx()
+		dl, _ := ctx.Deadline()
+		o := await(func(done replica.Done) { cl.c.StartGet(ctx, dl, []byte(key), r, done) })
+		return string(o.value), o.v, o.err
+	}
 	v, ver, err := cl.c.Get(cl.ctx(), []byte(key), r)
 	return string(v), ver, err
+}
+
+// asyncHarness routes the harness's put and get through StartPut and
+// StartGet, so that the whole suite checks that asynchronous requests
+// keep the blocking ones' semantics. TestAsyncHarness sets it in a child
+// run of this test binary.
+var asyncHarness = os.Getenv(asyncHarnessEnv) == "1"
+
+const asyncHarnessEnv = "DISTRIDATA_REPLICA_ASYNC_HARNESS"
+
+// outcome is what a replica.Done received.
+type outcome struct {
+	value []byte
+	v     protocol.Version
+	err   error
+}
+
+// await starts a request with start and waits for its Done, which must
+// be called exactly once: a second call would block and hang the test.
+func await(start func(replica.Done)) outcome {
+	ch := make(chan outcome, 1)
+	start(func(value []byte, v protocol.Version, err error) { ch <- outcome{value, v, err} })
+	return <-ch
+}
+
+// TestAsyncHarness runs this package's tests again with asyncHarness set.
+func TestAsyncHarness(t *testing.T) {
+	if asyncHarness {
+		t.Skip("this is the asynchronous run")
+	}
+	args := []string{"-test.count=1", "-test.timeout=5m"}
+	if testing.Short() {
+		args = append(args, "-test.short")
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), asyncHarnessEnv+"=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the suite through StartPut/StartGet failed: %v\n%s", err, out)
+	}
 }
 
 // stored is what each node holds for key, for messages: "a=v1 b=- c=tomb".

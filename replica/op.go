@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/distridata/distridata/protocol"
 	"github.com/distridata/distridata/ring"
@@ -59,6 +60,16 @@ type op struct {
 	waitCtx context.Context
 	gate    *writeGate   // writes: the generation counted until release (move.go)
 	move    *pendingMove // writes: the dual-write plan, if a ring change is pending
+
+	// Asynchronous requests (async.go). done is set before the first
+	// Send; launching and settling are guarded by mu.
+	done      Done      // non-nil for an asynchronous request: called once with its outcome
+	actx      *asyncCtx // the calls' ctx (in actxMem); ended on a read's answer or on release
+	actxMem   asyncCtx
+	dl        time.Time // the request's deadline
+	fanout    int       // the fan-out's sends are sends[:fanout]
+	launching bool      // the fan-out's sends are still being made
+	settling  bool      // the end of the fan-out was claimed (claimSettle)
 }
 
 type phase uint8
@@ -164,6 +175,10 @@ func (o *op) release() {
 		o.wctx.release()
 		o.wctx = nil
 	}
+	if o.actx != nil {
+		o.actx.release()
+		o.actx = nil
+	}
 	if cap(o.keys) > maxPooledKeys || cap(o.arena) > maxPooledArena {
 		return
 	}
@@ -185,7 +200,8 @@ func (o *op) reset() {
 	o.nsUsed, o.phaseStart, o.undecided, o.repairs = 0, 0, 0, 0
 	o.c, o.ring, o.tun, o.hdr, o.phase = nil, nil, nil, protocol.ReplicaHeader{}, phasePlan
 	o.read, o.background, o.abort, o.move, o.waitCtx = false, false, nil, nil, nil
-	o.wctxMem, o.rctxMem = writeCtx{}, readCtx{} // released already; drop the caller's ctx
+	o.wctxMem, o.rctxMem, o.actxMem = writeCtx{}, readCtx{}, asyncCtx{} // released already; drop the caller's ctx
+	o.done, o.dl, o.fanout, o.launching, o.settling = nil, time.Time{}, 0, false, false
 	select {
 	case <-o.wake:
 	default:

@@ -20,21 +20,28 @@ func (ns *nodeSend) onReply(rep Reply) {
 		c.clock.Observe(r.Version.TS)
 	}
 	o.mu.Lock()
+	settle, repaired := false, false // an asynchronous op's next step, taken outside mu
 	switch {
 	case ns.repair:
-		o.onRepairReply(ns, rep)
+		repaired = o.onRepairReply(ns, rep) && o.done != nil
 	case o.phase == phaseFanout:
-		o.onFanoutReply(ns, rep)
+		settle = o.onFanoutReply(ns, rep) && o.done != nil && o.claimSettle()
 	default:
 		o.onLateReply(ns, rep)
 	}
 	o.mu.Unlock()
+	switch {
+	case settle:
+		o.settle()
+	case repaired:
+		o.repaired()
+	}
 	o.release()
 }
 
 // onFanoutReply records first-round answers and decides keys whose quorum
-// is reached or can no longer be.
-func (o *op) onFanoutReply(ns *nodeSend, rep Reply) {
+// is reached or can no longer be. It reports whether every key is decided.
+func (o *op) onFanoutReply(ns *nodeSend, rep Reply) bool {
 	bad := rep.Err == nil && len(rep.Results) != len(ns.items)
 	for i, si := range ns.slots {
 		s := &o.slots[si]
@@ -48,9 +55,11 @@ func (o *op) onFanoutReply(ns *nodeSend, rep Reply) {
 		}
 		o.count(&o.keys[s.key], s)
 	}
-	if o.undecided == 0 {
-		o.signal()
+	if o.undecided != 0 {
+		return false
 	}
+	o.signal()
+	return true
 }
 
 // failSlot records a request-level failure. Only an error that maps to a
@@ -168,8 +177,9 @@ func (o *op) onLateReply(ns *nodeSend, rep Reply) {
 	}
 }
 
-// onRepairReply counts a blocking repair's answers.
-func (o *op) onRepairReply(ns *nodeSend, rep Reply) {
+// onRepairReply counts a blocking repair's answers and reports whether it
+// was the last one.
+func (o *op) onRepairReply(ns *nodeSend, rep Reply) bool {
 	ok := 0
 	if rep.Err == nil && len(rep.Results) == len(ns.items) {
 		for _, r := range rep.Results {
@@ -184,7 +194,9 @@ func (o *op) onRepairReply(ns *nodeSend, rep Reply) {
 		o.c.stats.readRepairFailures.Add(uint64(failed))
 	}
 	o.repairs--
-	if o.repairs == 0 {
-		o.signal()
+	if o.repairs != 0 {
+		return false
 	}
+	o.signal()
+	return true
 }
