@@ -8,7 +8,8 @@ import (
 
 // dispatch admits a data request: it charges the memory budget (or
 // answers BUSY), copies the body once, decodes and validates it, takes a
-// window slot and hands the request to a worker goroutine. n is the frame size.
+// window slot and starts the request (PUT, DEL, GET on an asyncStore) or
+// hands it to a worker goroutine. n is the frame size.
 // Loop only.
 func (s *session) dispatch(f *protocol.Frame, n int, now int64) string {
 	fe, t := s.fe, s.tun
@@ -48,6 +49,11 @@ func (s *session) dispatch(f *protocol.Frame, n int, now int64) string {
 	r.replyEst = s.reserve(f.Op, n)
 	fe.m.inFlight.Add(1)
 	fe.workers.Add(1)
+	if fe.async != nil && f.Op != protocol.OpMPut && f.Op != protocol.OpMGet {
+		// r may be answered and freed before start returns.
+		fe.start(r)
+		return ""
+	}
 	// A goroutine per request, bounded by the windows and the memory
 	// budget, reused from a pool: a new goroutine grew its stack on every
 	// request (workers.go).

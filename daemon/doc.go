@@ -7,8 +7,13 @@
 // A gnet event loop owns each client connection. OnTraffic decodes every
 // whole frame that is buffered, checks it against protocol.Limits, copies
 // what must outlive the callback exactly once (into a size-class pooled
-// buffer), and hands the request to a goroutine that calls the Store (the
-// replication core). The loop never blocks.
+// buffer), and starts the request. PUT, DEL and GET start on the loop
+// through the replication core's non-blocking calls (StartPut, ...): its
+// sends never wait (a send that would is made by a core goroutine), and
+// the replica callback that decides the request queues its reply, so no
+// goroutine waits per request. MPUT and MGET, and every request of a
+// Store without those calls, go to a worker goroutine that calls the
+// Store and waits. The loop never blocks.
 //
 // Completions append their reply frames to the connection's output buffer
 // under a mutex and wake the loop once (Conn.Wake); the woken OnTraffic
@@ -55,8 +60,8 @@
 // # Goroutines
 //
 // Daemon owns: the gnet engine (gnet.Run in one goroutine, its loops and
-// ticker), the output watcher, one goroutine per in-flight request
-// (bounded by the windows and the memory budget), the admin HTTP server,
+// ticker), the output watcher, one worker goroutine per in-flight MPUT or
+// MGET (bounded by the windows and the memory budget), the admin HTTP server,
 // the TLS accept loop and two goroutines per TLS connection, and whatever the link pool, the
 // coordinator and the repair package own. Shutdown stops and waits for
 // all of them.

@@ -36,6 +36,7 @@ type frontend struct {
 	cfg       Config // with defaults applied; its live fields are read from tun
 	tun       atomic.Pointer[tunables]
 	store     Store
+	async     asyncStore // store, if it can start requests without waiting; else nil
 	clock     *protocol.Clock
 	epoch     func() uint64
 	moreStats func(*bytes.Buffer) // appends replica and link lines; may be nil
@@ -77,6 +78,7 @@ func startFrontend(cfg Config, store Store, clock *protocol.Clock, epoch func() 
 		sessions: make(map[*session]struct{}),
 		watch:    newOutputWatch(),
 	}
+	fe.async, _ = store.(asyncStore)
 	fe.tun.Store(newTunables(cfg))
 	fe.baseCtx, fe.cancelBase = context.WithCancel(context.Background())
 	opts := []gnet.Option{

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/replica"
 )
 
 // request is one data operation handed from the loop to a goroutine. Its
@@ -25,6 +26,10 @@ type request struct {
 	kvs        []protocol.KV         // MPUT
 	keys       [][]byte              // MGET
 	items      []protocol.ItemStatus // MPUT, MGET results
+
+	// answerFn is r.answer, bound once per pooled request: passing the
+	// method value per request would allocate its closure every time.
+	answerFn replica.Done
 }
 
 // result is a request's outcome, encoded by appendReply.
@@ -34,9 +39,16 @@ type result struct {
 	value   []byte // GET; owned by the request goroutine
 }
 
-var requestPool = sync.Pool{New: func() any { return new(request) }}
+var requestPool sync.Pool // of *request; New would make an initialization cycle
 
-func getRequest() *request { return requestPool.Get().(*request) }
+func getRequest() *request {
+	if r, ok := requestPool.Get().(*request); ok {
+		return r
+	}
+	r := new(request)
+	r.answerFn = r.answer
+	return r
+}
 
 // free returns r to its pool with its slices cleared, so a pooled request
 // pins neither a body nor a value. Batch slices keep their capacity, which
@@ -45,7 +57,7 @@ func (r *request) free() {
 	clear(r.kvs)
 	clear(r.keys)
 	clear(r.items)
-	*r = request{kvs: r.kvs[:0], keys: r.keys[:0], items: r.items[:0]}
+	*r = request{kvs: r.kvs[:0], keys: r.keys[:0], items: r.items[:0], answerFn: r.answerFn}
 	requestPool.Put(r)
 }
 
@@ -86,12 +98,45 @@ func (fe *frontend) serve(ctx *reqCtx, r *request) {
 		fe.store.MGet(ctx, r.keys, q, r.items)
 	}
 	ctx.disarm()
-	// The store has encoded or copied what it needs: the body can go.
+	fe.finish(r, &res)
+}
+
+// start runs a PUT, DEL or GET through the store's asynchronous calls:
+// nothing waits for it, and the replica callback that decides it queues
+// its reply (answer). It never blocks, so the loop calls it. The request
+// ends at its deadline, or at a hard shutdown (baseCtx).
+func (fe *frontend) start(r *request) {
+	dl := r.deadline(r.tun.defaultTimeout)
+	q := int(r.opts.Quorum)
+	switch r.op {
+	case protocol.OpPut:
+		fe.async.StartPut(fe.baseCtx, dl, r.key, r.value, q, r.answerFn)
+	case protocol.OpDel:
+		fe.async.StartDel(fe.baseCtx, dl, r.key, q, r.answerFn)
+	case protocol.OpGet:
+		fe.async.StartGet(fe.baseCtx, dl, r.key, q, r.answerFn)
+	}
+}
+
+// answer is an asynchronous request's replica.Done: it runs on the
+// goroutine that decided the request (a link reader, usually, or the loop
+// that started it) and must not block.
+func (r *request) answer(value []byte, v protocol.Version, err error) {
+	res := result{status: protocol.StatusOf(err), version: v, value: value}
+	fe := r.s.fe
+	fe.finish(r, &res)
+	fe.workers.Done()
+}
+
+// finish releases a served request's body, counts it, queues its reply
+// and frees it. The store has encoded or copied what it needs from the
+// body by the time it answers.
+func (fe *frontend) finish(r *request, res *result) {
 	putBuf(r.buf)
 	r.buf = nil
 	fe.m.countStatus(res.status)
 	fe.m.ops.observe(r.op, res.status, time.Now().UnixNano()-r.start)
-	r.s.complete(r, &res)
+	r.s.complete(r, res)
 	fe.m.memInFlight.Add(-r.charge)
 	fe.m.inFlight.Add(-1)
 	r.free()

@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"time"
 
 	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/replica"
 )
 
 // Store is what the front end needs from the replication core. It is
@@ -22,4 +24,17 @@ type Store interface {
 	// the number of items. MGet values in out are owned by the caller.
 	MPut(ctx context.Context, kvs []protocol.KV, w int, out []protocol.ItemStatus)
 	MGet(ctx context.Context, keys [][]byte, r int, out []protocol.ItemStatus)
+}
+
+// asyncStore is a Store that can also start PUT, DEL and GET without
+// waiting (*replica.Coordinator; see replica.Done for the contract). The
+// front end then starts those on its loop and queues each reply from the
+// callback that decides it, so no goroutine waits per request; MPUT and
+// MGET, and every request of a Store without these methods, still run on
+// a worker goroutine (workers.go). The calls never block, and ctx is
+// asked only for Err (and, by a send that waits off the loop, Done).
+type asyncStore interface {
+	StartPut(ctx context.Context, dl time.Time, key, value []byte, w int, done replica.Done)
+	StartDel(ctx context.Context, dl time.Time, key []byte, w int, done replica.Done)
+	StartGet(ctx context.Context, dl time.Time, key []byte, r int, done replica.Done)
 }
