@@ -119,7 +119,7 @@ func (o *op) start(parent context.Context, dl time.Time, done Done) {
 	o.dl = dl
 	o.actxMem = asyncCtx{abort: parent, deadline: dl}
 	o.actx = &o.actxMem
-	o.hdr = protocol.ReplicaHeader{Epoch: o.epoch(), DeadlineMs: remainingMs(dl)}
+	o.hdr = o.header(dl)
 	o.fanout = o.nsUsed
 	o.phase = phaseFanout
 	// Nothing is sent yet, so no callback can look at launching.

@@ -45,6 +45,13 @@ func (o *op) epoch() uint64 {
 	return o.ring.Epoch()
 }
 
+// header is the prefix of the op's replica requests, for every path
+// (blocking and asynchronous): its ring's epoch and fingerprint, and the
+// time left until dl.
+func (o *op) header(dl time.Time) protocol.ReplicaHeader {
+	return protocol.ReplicaHeader{Epoch: o.epoch(), Ring: o.fingerprint(), DeadlineMs: remainingMs(dl)}
+}
+
 // fingerprint is the hash of the ring whose epoch the op sends: a node
 // that committed another ring at that epoch refuses the op, so a daemon
 // loaded with another membership cannot read or write by its own owners.

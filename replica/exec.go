@@ -20,7 +20,7 @@ func (o *op) run(parent context.Context) {
 	if o.read {
 		defer o.endReadCalls() // ends a read's leftover replica calls at once
 	}
-	o.hdr = protocol.ReplicaHeader{Epoch: o.epoch(), Ring: o.fingerprint(), DeadlineMs: remainingMs(dl)}
+	o.hdr = o.header(dl)
 	n := o.nsUsed
 	o.phase = phaseFanout
 	expired := ctx.Err() != nil || parent.Err() != nil
