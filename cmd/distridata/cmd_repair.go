@@ -17,14 +17,16 @@ import (
 
 // repair runs one anti-entropy pass straight against the storage nodes, as
 // a standalone tool: the daemon has no admin endpoint yet to trigger its
-// own. It must be given the daemon's membership and ring shape (--nodes,
-// --n, --partitions) so that it compares the same owners.
+// own. It must be given the daemon's membership and ring shape (--config,
+// the daemons' own file; or --nodes, --n, --partitions, which cannot give
+// zones or weights) so that it compares the same owners.
 
 func init() {
 	register("repair", command{summary: "run one anti-entropy pass against the storage nodes and print what it fixed", run: runRepair})
 }
 
 type repairOptions struct {
+	config                     string
 	nodes, tokenFile, logLevel string
 	n, w, partitions           int
 	partition                  int64
@@ -35,6 +37,7 @@ func parseRepair(args []string, stderr io.Writer) (repairOptions, error) {
 	o := repairOptions{}
 	fs := flag.NewFlagSet("distridata repair", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&o.config, "config", "", "the daemons' config file (serve --config): its membership (with zones and weights), n, w, ring partitions and node token; replaces --nodes, --n, --w and --partitions")
 	fs.StringVar(&o.nodes, "nodes", "", "storage nodes as ID=ADDR,ID=ADDR,... (the daemon's membership)")
 	fs.IntVar(&o.n, "n", 3, "replicas per key (the daemon's N)")
 	fs.IntVar(&o.w, "w", 2, "write quorum (the daemon's W)")
@@ -49,7 +52,45 @@ func parseRepair(args []string, stderr io.Writer) (repairOptions, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if o.config != "" {
+		conflict := ""
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "nodes", "n", "w", "partitions":
+				conflict = f.Name
+			}
+		})
+		if conflict != "" {
+			return o, fmt.Errorf("--%s with --config: the file gives it", conflict)
+		}
+	}
 	return o, nil
+}
+
+// target is the membership, ring shape, write quorum and node token file
+// a pass runs with: the daemons' config file's, or the flags'.
+func (o repairOptions) target() (nodes []ring.Node, rcfg ring.Config, w int, tokenFile string, err error) {
+	rcfg = ring.DefaultConfig()
+	if o.config == "" {
+		nodes, err = parseNodes(o.nodes)
+		rcfg.Partitions, rcfg.Replicas = o.partitions, o.n
+		return nodes, rcfg, o.w, o.tokenFile, err
+	}
+	so, err := parseServe([]string{"--config", o.config}, io.Discard)
+	if err != nil {
+		return nil, rcfg, 0, "", fmt.Errorf("cannot read --config: %w", err)
+	}
+	if nodes = so.Members; len(nodes) == 0 || so.Nodes != "" {
+		if nodes, err = parseNodes(so.Nodes); err != nil {
+			return nil, rcfg, 0, "", fmt.Errorf("--config %s: %w", o.config, err)
+		}
+	}
+	rcfg = so.D.Ring
+	rcfg.Replicas = so.N
+	if tokenFile = o.tokenFile; tokenFile == "" {
+		tokenFile = so.NodeTokenFile
+	}
+	return nodes, rcfg, so.W, tokenFile, nil
 }
 
 func runRepair(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -79,12 +120,10 @@ func repairPass(ctx context.Context, o repairOptions, stderr io.Writer) (repair.
 	if err != nil {
 		return repair.Report{}, err
 	}
-	nodes, err := parseNodes(o.nodes)
+	nodes, rcfg, w, tokenFile, err := o.target()
 	if err != nil {
 		return repair.Report{}, err
 	}
-	rcfg := ring.DefaultConfig()
-	rcfg.Partitions, rcfg.Replicas = o.partitions, o.n
 	if _, err := ring.New(rcfg, nodes, 1); err != nil {
 		return repair.Report{}, err
 	}
@@ -101,7 +140,7 @@ func repairPass(ctx context.Context, o repairOptions, stderr io.Writer) (repair.
 			}
 		}
 	}
-	if lcfg.Token, err = readToken(o.tokenFile); err != nil {
+	if lcfg.Token, err = readToken(tokenFile); err != nil {
 		return repair.Report{}, err
 	}
 	pool, err := link.New(lcfg)
@@ -115,7 +154,7 @@ func repairPass(ctx context.Context, o repairOptions, stderr io.Writer) (repair.
 	}
 	pool.SetNodes(addrs)
 	cfg := repair.DefaultConfig()
-	cfg.WriteQuorum, cfg.RepairItemsPerSec, cfg.Logger = o.w, o.itemsPerSec, log
+	cfg.WriteQuorum, cfg.RepairItemsPerSec, cfg.Logger = w, o.itemsPerSec, log
 	waitLinked(ctx, pool, lcfg.DialTimeout)
 	r, err := ring.New(rcfg, nodes, max(1, epoch.Load()))
 	if err != nil {
@@ -154,7 +193,7 @@ func checkNodesRing(ctx context.Context, pool *link.Pool, r *ring.Ring) error {
 			continue
 		}
 		if rep.Epoch == r.Epoch() && rep.Ring != 0 && rep.Ring != r.Hash() {
-			return fmt.Errorf("node %s committed another ring at epoch %d (fingerprint %#x) than --nodes, --n and --partitions build (%#x): give the daemons' membership exactly (IDs and addresses; a membership with zones or weights cannot be given here)",
+			return fmt.Errorf("node %s committed another ring at epoch %d (fingerprint %#x) than the given membership builds (%#x): give the daemons' config file (--config), or their membership exactly (--nodes cannot give zones or weights)",
 				n.ID, rep.Epoch, rep.Ring, r.Hash())
 		}
 	}

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +110,26 @@ func TestRepairCommandRefusesAnotherRing(t *testing.T) {
 	code := runRepair(ctx, []string{"--nodes", strings.Join(spec, ","), "--partitions", "64"}, &out, &errb)
 	if code == exitOK || !strings.Contains(errb.String(), "committed another ring at epoch 2") {
 		t.Fatalf("exit %d, out %q, err %q", code, out.String(), errb.String())
+	}
+	// The daemons' config file gives the zone, so the pass runs.
+	var file strings.Builder
+	file.WriteString("[ring]\npartitions = 64\n")
+	for _, n := range nodes {
+		fmt.Fprintf(&file, "[[node]]\nid = %q\naddr = %q\nweight = 1\n", n.ID, n.Addr)
+		if n.Zone != "" {
+			fmt.Fprintf(&file, "zone = %q\n", n.Zone)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "serve.toml")
+	if err := os.WriteFile(path, []byte(file.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := runRepair(ctx, []string{"--config", path}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "checked 64 partitions") {
+		t.Fatalf("with --config: exit %d, out %q, err %q", code, out.String(), errb.String())
+	}
+	if code := runRepair(ctx, []string{"--config", path, "--n", "3"}, &out, &errb); code != exitUsage {
+		t.Fatalf("--config with --n: exit %d, want usage", code)
 	}
 }
