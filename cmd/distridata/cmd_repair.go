@@ -160,7 +160,7 @@ func repairPass(ctx context.Context, o repairOptions, stderr io.Writer) (repair.
 	if err != nil {
 		return repair.Report{}, err
 	}
-	if err := checkNodesRing(ctx, pool, r); err != nil {
+	if err := checkNodesRing(ctx, pool, r, cfg.Timeout); err != nil {
 		return repair.Report{}, err
 	}
 	ae, err := repair.NewAntiEntropy(cfg, pool, func() *ring.Ring { return r })
@@ -182,13 +182,18 @@ func repairPass(ctx context.Context, o repairOptions, stderr io.Writer) (repair.
 // nodes committed: its owners would not be the daemons' (a pass would
 // copy keys to non-owners), and the nodes refuse its requests anyway
 // (WRONG_EPOCH). It names the cause instead of failing every partition.
-// A node that is down or has committed nothing is not asked to agree.
-func checkNodesRing(ctx context.Context, pool *link.Pool, r *ring.Ring) error {
+// A node that is down, does not answer within timeout (the pass's
+// per-request bound: a node whose link is up but which never replies
+// must not hang the command) or has committed nothing is not asked to
+// agree.
+func checkNodesRing(ctx context.Context, pool *link.Pool, r *ring.Ring, timeout time.Duration) error {
 	for _, n := range r.Nodes() {
 		if !pool.Up(n.ID) {
 			continue
 		}
-		rep, err := pool.CommitEpoch(ctx, n.ID, protocol.EpochCommit{}) // epoch 0 asks, changes nothing
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		rep, err := pool.CommitEpoch(cctx, n.ID, protocol.EpochCommit{}) // epoch 0 asks, changes nothing
+		cancel()
 		if err != nil && protocol.StatusOf(err) != protocol.StatusWrongEpoch {
 			continue
 		}

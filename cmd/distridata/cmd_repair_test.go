@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,5 +134,93 @@ func TestRepairCommandRefusesAnotherRing(t *testing.T) {
 	}
 	if code := runRepair(ctx, []string{"--config", path, "--n", "3"}, &out, &errb); code != exitUsage {
 		t.Fatalf("--config with --n: exit %d, want usage", code)
+	}
+}
+
+// stalledNode answers HELLO as a storage node and then reads requests
+// without ever replying, like a node wedged after its links came up. It
+// stops when the test ends.
+func stalledNode(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, nc)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var hdr [protocol.HeaderSize]byte
+				if _, err := io.ReadFull(nc, hdr[:]); err != nil {
+					return
+				}
+				h, err := protocol.DecodeHeader(hdr[:], protocol.DefaultMaxFrameSize)
+				if err != nil || h.Op != protocol.OpHello {
+					return
+				}
+				if _, err := io.CopyN(io.Discard, nc, int64(h.Length)); err != nil {
+					return
+				}
+				nc.Write(protocol.AppendHelloReply(nil, h.ID, protocol.HelloReply{
+					Version: protocol.PeerVersion, ServerID: 9, Limits: protocol.DefaultLimits()}))
+				io.Copy(io.Discard, nc) // every request is read, none answered
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, nc := range conns {
+			nc.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// The ring check before a pass gives up on a node that is linked but
+// never answers after the per-request timeout, instead of waiting for
+// the command's context (which the CLI never bounds).
+func TestCheckNodesRingBoundsEachNode(t *testing.T) {
+	addr := stalledNode(t)
+	lcfg := link.DefaultConfig()
+	lcfg.Logger = slog.New(slog.DiscardHandler)
+	pool, err := link.New(lcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	pool.SetNodes(map[string]string{"a": addr})
+	r, err := ring.New(ring.Config{Partitions: 64, Replicas: 1}, []ring.Node{{ID: "a", Addr: addr, Weight: 1}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bound only catches a check that waits for ctx; the assertion is
+	// that ctx is still live when the check returns.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	waitLinked(ctx, pool, lcfg.DialTimeout)
+	if !pool.Up("a") {
+		t.Fatal("the stalled node never linked: the test proves nothing")
+	}
+	if err := checkNodesRing(ctx, pool, r, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("checkNodesRing waited for the command's context, not the per-request timeout")
 	}
 }
