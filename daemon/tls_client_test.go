@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/distridata/distridata/client"
+	"github.com/distridata/distridata/internal/pkitest"
 )
 
 // tlsClientOptions are client options for the TLS listener with cfg.
@@ -23,11 +24,11 @@ func tlsClientOptions(cfg *tls.Config) client.Options {
 // The Go client speaks to the TLS listener: a Conn and a Pool round trip,
 // with the server name taken from the address.
 func TestTLSGoClientRoundTrip(t *testing.T) {
-	ca := newTestCA(t)
-	_, tf := startTLSFront(t, testConfig(), &tls.Config{Certificates: []tls.Certificate{ca.issue(t, 2)}})
+	ca := pkitest.NewCA(t, "test CA")
+	_, tf := startTLSFront(t, testConfig(), &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, 2)}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, tf.addr(), tlsClientOptions(&tls.Config{RootCAs: ca.pool}))
+	c, err := client.Dial(ctx, tf.addr(), tlsClientOptions(&tls.Config{RootCAs: ca.Pool}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestTLSGoClientRoundTrip(t *testing.T) {
 	if val, _, err := c.Get(ctx, []byte("k")); err != nil || string(val) != "v" {
 		t.Fatalf("GET: %q %v", val, err)
 	}
-	p, err := client.NewPool(ctx, tf.addr(), 2, tlsClientOptions(&tls.Config{RootCAs: ca.pool}))
+	p, err := client.NewPool(ctx, tf.addr(), 2, tlsClientOptions(&tls.Config{RootCAs: ca.Pool}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,15 +54,15 @@ func TestTLSGoClientRoundTrip(t *testing.T) {
 // Mutual TLS: the Go client with a certificate from the CA is served;
 // without one, Dial fails (in the handshake, or at HELLO under TLS 1.3).
 func TestTLSGoClientMutual(t *testing.T) {
-	ca := newTestCA(t)
+	ca := pkitest.NewCA(t, "test CA")
 	srv := &tls.Config{
-		Certificates: []tls.Certificate{ca.issue(t, 2)},
-		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: ca.pool,
+		Certificates: []tls.Certificate{ca.Issue(t, 2)},
+		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool,
 	}
 	_, tf := startTLSFront(t, testConfig(), srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, tf.addr(), tlsClientOptions(&tls.Config{RootCAs: ca.pool}))
+	c, err := client.Dial(ctx, tf.addr(), tlsClientOptions(&tls.Config{RootCAs: ca.Pool}))
 	if err == nil {
 		c.Close()
 		t.Fatal("Dial without a client certificate succeeded")
@@ -69,8 +70,8 @@ func TestTLSGoClientMutual(t *testing.T) {
 	if !errors.Is(err, client.ErrHandshake) || !errors.Is(err, client.ErrFailed) || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("without a client certificate: %v", err)
 	}
-	mine := ca.issue(t, 3)
-	c, err = client.Dial(ctx, tf.addr(), tlsClientOptions(&tls.Config{RootCAs: ca.pool, Certificates: []tls.Certificate{mine}}))
+	mine := ca.Issue(t, 3)
+	c, err = client.Dial(ctx, tf.addr(), tlsClientOptions(&tls.Config{RootCAs: ca.Pool, Certificates: []tls.Certificate{mine}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,11 +84,11 @@ func TestTLSGoClientMutual(t *testing.T) {
 // A daemon whose certificate another CA signed is refused in the
 // handshake, with the verification error in the chain and the text.
 func TestTLSGoClientWrongCA(t *testing.T) {
-	ca := newTestCA(t)
-	_, tf := startTLSFront(t, testConfig(), &tls.Config{Certificates: []tls.Certificate{ca.issue(t, 2)}})
+	ca := pkitest.NewCA(t, "test CA")
+	_, tf := startTLSFront(t, testConfig(), &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, 2)}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := client.Dial(ctx, tf.addr(), tlsClientOptions(&tls.Config{RootCAs: newTestCA(t).pool}))
+	_, err := client.Dial(ctx, tf.addr(), tlsClientOptions(&tls.Config{RootCAs: pkitest.NewCA(t, "test CA").Pool}))
 	var unknown x509.UnknownAuthorityError
 	if !errors.As(err, &unknown) || !errors.Is(err, client.ErrHandshake) {
 		t.Fatalf("wrong CA: %v", err)

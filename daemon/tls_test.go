@@ -3,69 +3,15 @@ package daemon
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/distridata/distridata/internal/pkitest"
 	"github.com/distridata/distridata/protocol"
 )
-
-// testCA is a throwaway certificate authority made in the test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// issue makes a leaf for 127.0.0.1, usable as server or client.
-func (ca *testCA) issue(t *testing.T, serial int64) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "leaf " + strconv.FormatInt(serial, 10)},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 // startTLSFront serves a fake store on plain TCP and TLS.
 func startTLSFront(t *testing.T, cfg Config, srv *tls.Config) (*frontend, *tlsFront) {
@@ -96,11 +42,11 @@ func hello(c *rawConn, tok string) protocol.Frame {
 }
 
 func TestTLSRoundTripAndWindow(t *testing.T) {
-	ca := newTestCA(t)
+	ca := pkitest.NewCA(t, "test CA")
 	cfg := testConfig()
 	cfg.ConnWindow = 4 // the reader must pause and resume
-	fe, tf := startTLSFront(t, cfg, &tls.Config{Certificates: []tls.Certificate{ca.issue(t, 2)}})
-	c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.pool})
+	fe, tf := startTLSFront(t, cfg, &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, 2)}})
+	c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.Pool})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,29 +86,29 @@ func TestTLSRoundTripAndWindow(t *testing.T) {
 }
 
 func TestTLSMutualAuth(t *testing.T) {
-	ca := newTestCA(t)
+	ca := pkitest.NewCA(t, "test CA")
 	srv := &tls.Config{
-		Certificates: []tls.Certificate{ca.issue(t, 2)},
-		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: ca.pool,
+		Certificates: []tls.Certificate{ca.Issue(t, 2)},
+		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool,
 	}
 	_, tf := startTLSFront(t, testConfig(), srv)
 	// No client certificate: the handshake fails (TLS 1.3 reports it on
 	// the first read), and nothing is served.
-	if c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.pool}); err == nil {
+	if c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.Pool}); err == nil {
 		c.send(protocol.AppendHello(nil, 1, protocol.Hello{Version: protocol.ProtocolVersion}))
 		if f, err := c.tryRecv(5 * time.Second); err == nil {
 			t.Fatalf("served without a client certificate: %v", f.Status)
 		}
 	}
 	// A certificate from another CA is refused too.
-	other := newTestCA(t)
-	if c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.pool, Certificates: []tls.Certificate{other.issue(t, 3)}}); err == nil {
+	other := pkitest.NewCA(t, "test CA")
+	if c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.Pool, Certificates: []tls.Certificate{other.Issue(t, 3)}}); err == nil {
 		c.send(protocol.AppendHello(nil, 1, protocol.Hello{Version: protocol.ProtocolVersion}))
 		if _, err := c.tryRecv(5 * time.Second); err == nil {
 			t.Fatal("served a client certificate from an unknown CA")
 		}
 	}
-	c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.pool, Certificates: []tls.Certificate{ca.issue(t, 4)}})
+	c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.Pool, Certificates: []tls.Certificate{ca.Issue(t, 4)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,12 +118,12 @@ func TestTLSMutualAuth(t *testing.T) {
 }
 
 func TestTLSToken(t *testing.T) {
-	ca := newTestCA(t)
+	ca := pkitest.NewCA(t, "test CA")
 	cfg := testConfig()
 	cfg.Token = "s3cret"
-	fe, tf := startTLSFront(t, cfg, &tls.Config{Certificates: []tls.Certificate{ca.issue(t, 2)}})
+	fe, tf := startTLSFront(t, cfg, &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, 2)}})
 	for _, tok := range []string{"", "wrong"} {
-		c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.pool})
+		c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.Pool})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +134,7 @@ func TestTLSToken(t *testing.T) {
 		}
 	}
 	// A data request before HELLO is refused as well.
-	c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.pool})
+	c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.Pool})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +142,7 @@ func TestTLSToken(t *testing.T) {
 	if got := c.expectClosed(); len(got) != 1 || got[0].Status == protocol.StatusOK {
 		t.Fatalf("GET before HELLO: %v", got)
 	}
-	c, err = dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.pool})
+	c, err = dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.Pool})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +157,7 @@ func TestTLSToken(t *testing.T) {
 // TLS sessions drain like gnet ones: a request in flight when shutdown
 // starts is answered.
 func TestTLSShutdownDrains(t *testing.T) {
-	ca := newTestCA(t)
+	ca := pkitest.NewCA(t, "test CA")
 	cfg := testConfig()
 	store := newFakeStore()
 	store.gate = make(chan struct{}) // requests wait until the drain has begun
@@ -219,11 +165,11 @@ func TestTLSShutdownDrains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tf, err := startTLS(fe, "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.issue(t, 2)}})
+	tf, err := startTLS(fe, "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, 2)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.pool})
+	c, err := dialTLS(t, tf.addr(), &tls.Config{RootCAs: ca.Pool})
 	if err != nil {
 		t.Fatal(err)
 	}
