@@ -100,7 +100,7 @@ func TestSetTLSDropsOldTickets(t *testing.T) {
 	if err == nil {
 		defer nc.Close()
 		c := &testConn{t: t, nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}
-		c.send(protocol.AppendHello(nil, 0, protocol.Hello{Version: protocol.ProtocolVersion, Role: protocol.RolePeer}))
+		c.send(protocol.AppendHello(nil, 0, protocol.Hello{Version: protocol.PeerVersion, Role: protocol.RolePeer}))
 		if _, err = c.readFrame(); err == nil {
 			t.Fatalf("a client of the dropped CA was served after the rotation (resumed: %v)", nc.ConnectionState().DidResume)
 		}
