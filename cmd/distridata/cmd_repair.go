@@ -170,8 +170,8 @@ func repairPass(ctx context.Context, o repairOptions, stderr io.Writer) (repair.
 	defer ae.Close()
 	var parts []uint32
 	if o.partition >= 0 {
-		if o.partition >= int64(o.partitions) {
-			return repair.Report{}, fmt.Errorf("--partition %d is not below --partitions %d", o.partition, o.partitions)
+		if o.partition >= int64(r.Partitions()) { // --partitions or the config file's
+			return repair.Report{}, fmt.Errorf("--partition %d is not below the ring's %d partitions", o.partition, r.Partitions())
 		}
 		parts = []uint32{uint32(o.partition)}
 	}

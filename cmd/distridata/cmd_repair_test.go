@@ -132,6 +132,13 @@ func TestRepairCommandRefusesAnotherRing(t *testing.T) {
 	if code := runRepair(ctx, []string{"--config", path}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "checked 64 partitions") {
 		t.Fatalf("with --config: exit %d, out %q, err %q", code, out.String(), errb.String())
 	}
+	// --partition is checked against the file's partition count, not
+	// the --partitions default the file replaces.
+	errb.Reset()
+	if code := runRepair(ctx, []string{"--config", path, "--partition", "64"}, &out, &errb); code == exitOK ||
+		!strings.Contains(errb.String(), "is not below the ring's 64 partitions") {
+		t.Fatalf("--partition 64 of 64: exit %d, err %q", code, errb.String())
+	}
 	if code := runRepair(ctx, []string{"--config", path, "--n", "3"}, &out, &errb); code != exitUsage {
 		t.Fatalf("--config with --n: exit %d, want usage", code)
 	}
