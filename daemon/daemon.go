@@ -91,6 +91,12 @@ func Start(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	r, resume, nodesAt := d.startRing(r, saved)
+	if resume == nil && !nodesAt {
+		var next *ring.Ring
+		if r, next = d.placementMove(r, saved); next != nil {
+			resume, saved.Move = next, next // like a saved move: drops wait for it
+		}
+	}
 	logRing(d.log, r)
 	d.pool.SetNodes(nodeAddrs(r.Nodes()))
 	rep := cfg.Replica

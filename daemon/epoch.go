@@ -67,6 +67,42 @@ func (d *Daemon) startRing(cfgRing *ring.Ring, saved repair.SavedState) (cur, re
 	return cur, resume, nodesAt
 }
 
+// placementMove deals with a change of placement rule between releases.
+// The data sits where the table of the ring the daemon last served put it:
+// the committed ring (saved with its table once a ring change commits) or,
+// before any, the initial ring saved at each start. When this release
+// computes another table for that membership, placementMove serves the
+// saved table (cur) and returns the move to this release's table at the
+// next epoch, run like a membership change; otherwise it saves cur as the
+// initial ring if none is committed, and returns cur and nil. Without a
+// data directory nothing is saved and nothing can be done.
+func (d *Daemon) placementMove(cur *ring.Ring, saved repair.SavedState) (*ring.Ring, *ring.Ring) {
+	st := d.repair.ringState()
+	if st == nil {
+		return cur, nil
+	}
+	if saved.Ring == nil {
+		if old := saved.InitialRing(cur.Config(), cur.Nodes()); old != nil && old.Epoch() == cur.Epoch() {
+			cur = old
+		}
+	}
+	if !repair.PlacementChanged(cur) {
+		if saved.Ring == nil {
+			if err := st.SaveInitial(cur); err != nil {
+				d.log.Warn("cannot save the initial ring; a release with another placement rule could not find this one's table", "err", err)
+			}
+		}
+		return cur, nil
+	}
+	next, err := ring.New(cur.Config(), cur.Nodes(), cur.Epoch()+1)
+	if err != nil {
+		return cur, nil // cur's membership built before; cannot happen
+	}
+	d.log.Warn("this release places the ring's membership differently: serving the saved table and moving the data to the new placement",
+		"epoch", cur.Epoch(), "next_epoch", next.Epoch(), "partitions_moving", len(ring.Diff(cur, next)))
+	return cur, next
+}
+
 // pendResume makes writes reach the owners a saved move adds before the
 // daemon serves its first request. The resumed move skips the partitions
 // the state marks copied, which is right only if no write since has gone

@@ -99,6 +99,14 @@ func (r *repairs) loadState(cfg ring.Config) (repair.SavedState, error) {
 	return r.hints.RingState().Load(cfg)
 }
 
+// ringState is the saved ring state, nil without hints (no data dir).
+func (r *repairs) ringState() *repair.RingState {
+	if r.hints == nil {
+		return nil
+	}
+	return r.hints.RingState()
+}
+
 // close stops anti-entropy, the drop loop and the hints store (which
 // persists the hints still queued). Call after the coordinator closed,
 // before the links.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -27,6 +28,8 @@ import (
 //	"\x00\x00dtask" | partition u32 | node   one partition to drop from node
 //	"\x00\x00unfenced" | node                a node that has not acknowledged
 //	                                        the committed ring (REPOCH) yet
+//	"\x00\x00initial"                   the ring served while none was
+//	                                        committed, JSON ringRecord
 //
 // Every method writes synced; all are safe for concurrent use (pebble is).
 type RingState struct {
@@ -40,6 +43,7 @@ var (
 	stateDrop     = []byte("\x00\x00drop")
 	stateDTask    = []byte("\x00\x00dtask")
 	stateUnfenced = []byte("\x00\x00unfenced")
+	stateInitial  = []byte("\x00\x00initial")
 	// hintsStart is where hint keys begin: the first key after every
 	// state key (a hint's node length is at least 1).
 	hintsStart = []byte{0, 1}
@@ -47,10 +51,15 @@ var (
 
 // ringRecord is a ring as stored: enough to rebuild it with ring.New and
 // the daemon's ring Config; Hash checks that the rebuild is the same ring.
+// Table (the owner table, 2 bytes per entry, little-endian) rebuilds it
+// with ring.FromTable when this release's placement rule computes another
+// table for the membership; records from before the table was kept have
+// none.
 type ringRecord struct {
 	Epoch uint64      `json:"epoch"`
 	Hash  uint64      `json:"hash"`
 	Nodes []ring.Node `json:"nodes"`
+	Table []byte      `json:"table,omitempty"`
 }
 
 type dropRecord struct {
@@ -72,15 +81,25 @@ type SavedState struct {
 	DropEpoch  uint64          // the ring epoch the drops were planned under
 	DropDue    time.Time       // when they may run
 	Unfenced   []string        // nodes still to send the committed ring to
+	initial    []byte          // the initial ring's record, see InitialRing
 }
 
 func newRingState(db *pebble.DB) *RingState { return &RingState{db: db} }
 
 func encodeRing(r *ring.Ring) []byte {
-	b, _ := json.Marshal(ringRecord{Epoch: r.Epoch(), Hash: r.Hash(), Nodes: r.Nodes()}) // cannot fail
+	table := r.Table()
+	raw := make([]byte, 0, 2*len(table))
+	for _, v := range table {
+		raw = binary.LittleEndian.AppendUint16(raw, v)
+	}
+	b, _ := json.Marshal(ringRecord{Epoch: r.Epoch(), Hash: r.Hash(), Nodes: r.Nodes(), Table: raw}) // cannot fail
 	return b
 }
 
+// decodeRing rebuilds a saved ring: with ring.New when this release places
+// the membership as the saved ring did, else from the saved table (a
+// placement rule changed between releases: the daemon serves the saved
+// ring and moves to the new rule's table, see PlacementChanged).
 func decodeRing(cfg ring.Config, b []byte) (*ring.Ring, error) {
 	var rec ringRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
@@ -90,10 +109,34 @@ func decodeRing(cfg ring.Config, b []byte) (*ring.Ring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot rebuild saved ring: %w", err)
 	}
-	if r.Hash() != rec.Hash {
-		return nil, fmt.Errorf("saved ring at epoch %d rebuilds differently (ring config changed?): %w", rec.Epoch, ErrConfig)
+	if r.Hash() == rec.Hash {
+		return r, nil
 	}
-	return r, nil
+	if old, err := ringFromRecord(cfg, rec, rec.Nodes); err == nil && old.Hash() == rec.Hash {
+		return old, nil
+	}
+	return nil, fmt.Errorf("saved ring at epoch %d rebuilds differently (ring config changed, or a release changed "+
+		"placement and the record has no table): %w", rec.Epoch, ErrConfig)
+}
+
+// ringFromRecord rebuilds rec's ring from its table, for nodes.
+func ringFromRecord(cfg ring.Config, rec ringRecord, nodes []ring.Node) (*ring.Ring, error) {
+	if len(rec.Table) == 0 || len(rec.Table)%2 != 0 {
+		return nil, fmt.Errorf("saved ring at epoch %d has no table: %w", rec.Epoch, ErrConfig)
+	}
+	table := make([]uint16, len(rec.Table)/2)
+	for i := range table {
+		table[i] = binary.LittleEndian.Uint16(rec.Table[2*i:])
+	}
+	return ring.FromTable(cfg, nodes, rec.Epoch, table)
+}
+
+// PlacementChanged reports whether this release's placement rule computes
+// another table for r's membership than r has: r was restored from a
+// saved table, and its data must move to New's table.
+func PlacementChanged(r *ring.Ring) bool {
+	fresh, err := ring.New(r.Config(), r.Nodes(), r.Epoch())
+	return err == nil && !slices.Equal(fresh.Table(), r.Table())
 }
 
 func partKey(prefix []byte, p uint32) []byte {
@@ -143,7 +186,10 @@ func (s *RingState) Load(cfg ring.Config) (SavedState, error) {
 	}); err != nil {
 		return st, err
 	}
-	err = s.scan(stateUnfenced, func(k []byte) { st.Unfenced = append(st.Unfenced, string(k)) })
+	if err = s.scan(stateUnfenced, func(k []byte) { st.Unfenced = append(st.Unfenced, string(k)) }); err != nil {
+		return st, err
+	}
+	st.initial, _, err = s.get(stateInitial)
 	return st, err
 }
 
@@ -221,6 +267,14 @@ func (s *RingState) Commit(r *ring.Ring, tasks []DropTask, due time.Time) error 
 	return s.commit(b, "commit ring")
 }
 
+// SaveInitial records r, with its table, as the ring served while none is
+// committed (a daemon that never changed its ring). A release with another
+// placement rule then finds the table the data was written under
+// (SavedState.InitialRing) instead of silently placing keys elsewhere.
+func (s *RingState) SaveInitial(r *ring.Ring) error {
+	return s.set(stateInitial, encodeRing(r), "save the initial ring")
+}
+
 // CancelMove forgets a move in progress.
 func (s *RingState) CancelMove() error {
 	b := s.db.NewBatch()
@@ -282,4 +336,40 @@ func (s SavedState) Ring0(def *ring.Ring) *ring.Ring {
 		return def
 	}
 	return s.Ring
+}
+
+// InitialRing returns the ring served last time no ring was committed,
+// rebuilt from its saved table for nodes (the config's membership: their
+// addresses may have changed since, and only addresses may), or nil when
+// none was saved or nodes place differently (IDs, zones or weights
+// changed: that is a membership change, not a placement rule's).
+func (s SavedState) InitialRing(cfg ring.Config, nodes []ring.Node) *ring.Ring {
+	var rec ringRecord
+	if s.initial == nil || json.Unmarshal(s.initial, &rec) != nil || !samePlacement(rec.Nodes, nodes) {
+		return nil
+	}
+	r, err := ringFromRecord(cfg, rec, nodes)
+	if err != nil {
+		return nil
+	}
+	return r
+}
+
+// samePlacement reports whether a and b have the same IDs, zones and
+// weights (addresses aside), in any order.
+func samePlacement(a, b []ring.Node) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	key := func(n ring.Node) string { return fmt.Sprintf("%s\x00%s\x00%v", n.ID, n.Zone, n.Weight) }
+	seen := make(map[string]int, len(a))
+	for _, n := range a {
+		seen[key(n)]++
+	}
+	for _, n := range b {
+		if seen[key(n)]--; seen[key(n)] < 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -1,10 +1,15 @@
 package repair
 
 import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/ring"
 )
 
 // The ring state survives closing and reopening the hints DB, and its
@@ -60,5 +65,64 @@ func TestRingStateSurvivesReopen(t *testing.T) {
 	}
 	if saved, _ := st.Load(r4.Config()); len(saved.Drops) != 0 {
 		t.Fatalf("drop not forgotten: %+v", saved.Drops)
+	}
+}
+
+// A ring saved by a release whose placement rule differs is restored from
+// its saved table, committed (same hash, so the nodes that committed it
+// accept it) or initial (for the config's addresses), and
+// PlacementChanged says its data must move.
+func TestRingStateRestoresOtherPlacement(t *testing.T) {
+	c := newCluster(t, 4, nil)
+	cur := c.ring(1, 4)
+	table := cur.Table()
+	for p := 0; p < 20; p++ { // "the older rule": another third owner in 20 rows
+		row := table[p*3 : p*3+3]
+		for v := uint16(0); ; v++ {
+			if !slices.Contains(row, v) {
+				row[2] = v
+				break
+			}
+		}
+	}
+	old, err := ring.FromTable(cur.Config(), cur.Nodes(), 1, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if PlacementChanged(cur) || !PlacementChanged(old) {
+		t.Fatalf("PlacementChanged: %v for this release's ring, %v for the older table", PlacementChanged(cur), PlacementChanged(old))
+	}
+	st := c.hints.RingState()
+	if err := st.SaveInitial(old); err != nil {
+		t.Fatal(err)
+	}
+	moved := cur.Nodes()
+	for i := range moved {
+		moved[i].Addr = "127.0.0.2:" + strconv.Itoa(9000+i)
+	}
+	got, err := st.Load(cur.Config())
+	if err != nil || got.Ring != nil {
+		t.Fatalf("load: %+v %v", got, err)
+	}
+	if r := got.InitialRing(cur.Config(), moved); r == nil || !slices.Equal(r.Table(), table) || r.Node(0).Addr != moved[0].Addr {
+		t.Fatalf("initial ring not rebuilt from its table for the new addresses: %v", r)
+	}
+	heavier := cur.Nodes()
+	heavier[0].Weight = 2
+	if r := got.InitialRing(cur.Config(), heavier); r != nil {
+		t.Fatal("initial ring rebuilt for another membership")
+	}
+
+	if err := st.Commit(old, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got, err = st.Load(cur.Config())
+	if err != nil || got.Ring.Hash() != old.Hash() {
+		t.Fatalf("committed ring not restored from its table: %v %v", got.Ring, err)
+	}
+	// A record from before tables were kept cannot be restored: a clear error.
+	rec, _ := json.Marshal(ringRecord{Epoch: 1, Hash: old.Hash(), Nodes: old.Nodes()})
+	if _, err := decodeRing(cur.Config(), rec); !errors.Is(err, ErrConfig) {
+		t.Fatalf("tableless record of another placement: %v, want ErrConfig", err)
 	}
 }

@@ -1,0 +1,97 @@
+package daemon
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/repair"
+	"github.com/distridata/distridata/replica"
+	"github.com/distridata/distridata/ring"
+	"github.com/distridata/distridata/storage"
+)
+
+// A change of placement rule between runs (here the ring's slack, which
+// changes the table for the same membership exactly as a release that
+// balances differently does) must not strand data: the daemon serves the
+// table the data was written under, saved in its data dir, and moves the
+// data to the new table like a membership change. Before, it placed keys
+// by the new table at once, where the moved partitions' data was not.
+func TestPlacementChangeMovesData(t *testing.T) {
+	cfg := testConfig()
+	cfg.Ring.Partitions = 1 << 6 // 24 replicas per node: capacities bind
+	for i := 1; i <= 8; i++ {
+		sc := storage.DefaultConfig()
+		sc.Engine, sc.ID, sc.Logger = storage.EngineMemory, uint32(i), discardLogger()
+		s, err := storage.Start(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Shutdown(context.Background()) })
+		cfg.Nodes = append(cfg.Nodes, ring.Node{ID: strconv.Itoa(i), Addr: s.Addr().String(), Weight: 1})
+	}
+	cfg.Repair = repair.DefaultConfig()
+	cfg.Repair.Dir = t.TempDir()
+	cfg.Repair.PartitionsPerSec = 0 // no background anti-entropy: only the move may copy
+	before, after := cfg, cfg
+	before.Ring.Slack = 1
+	rcfg := after.Ring
+	rcfg.Replicas = cfg.Replica.N
+	want, err := ring.New(rcfg, cfg.Nodes, ringEpoch+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	d, err := Start(before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := d.Ring()
+	if len(ring.Diff(old, want)) == 0 {
+		t.Fatal("precondition: the two slacks place the membership alike")
+	}
+	versions := map[string]protocol.Version{}
+	for i := range 300 {
+		key := "k" + strconv.Itoa(i)
+		v, err := d.coord.Put(ctx, []byte(key), []byte("v"+key), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		versions[key] = v
+	}
+	if err := d.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	d, err = Start(after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Shutdown(context.Background())
+	for !slices.Equal(d.Ring().Table(), want.Table()) {
+		if ctx.Err() != nil {
+			t.Fatalf("still on the old placement at epoch %d: the move did not commit", d.Ring().Epoch())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	want = d.Ring() // the new placement, at whatever epoch it is served
+	for key, v := range versions {
+		p := want.Partition([]byte(key))
+		for _, o := range want.Owners(p) {
+			id := want.Node(o).ID
+			done := make(chan replica.Reply, 1)
+			d.pool.Send(ctx, id, protocol.ReplicaHeader{Epoch: want.Epoch(), Ring: want.Hash()},
+				[]protocol.Item{{Kind: protocol.ItemGet, Partition: p, Key: []byte(key)}},
+				func(r replica.Reply) { done <- r })
+			r := <-done
+			if r.Err != nil || len(r.Results) != 1 || r.Results[0].Status != protocol.StatusOK || r.Results[0].Version != v {
+				t.Fatalf("key %s on new owner %s: %+v, want version %v", key, id, r, v)
+			}
+		}
+	}
+}
