@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/distridata/distridata/protocol"
-	"github.com/zeebo/xxh3"
+	"github.com/distridata/distridata/ring"
 )
 
 // opKind is the operation of one generated request.
@@ -135,7 +135,7 @@ func (c *frameCodec) appendRequest(dst []byte, id uint64, op opKind, key, value 
 		}
 		return protocol.AppendGet(dst, id, protocol.KeyRequest{Options: c.getOpts, Key: key})
 	}
-	it := protocol.Item{Kind: protocol.ItemGet, Partition: uint32(xxh3.Hash(key)) & c.partMask, Key: key}
+	it := protocol.Item{Kind: protocol.ItemGet, Partition: ring.PartitionOf(key, c.partMask), Key: key}
 	if op == opSet {
 		it.Kind = protocol.ItemPut
 		it.Version = protocol.Version{TS: c.clock.Now(), Origin: benchOrigin}

@@ -75,8 +75,12 @@ func (r *Ring) Replicas() int { return r.replicas }
 func (r *Ring) Partitions() int { return len(r.table) / r.replicas }
 
 // Partition maps a key to its partition: the low bits of its xxh3 hash.
-func (r *Ring) Partition(key []byte) uint32 {
-	return uint32(xxh3.Hash(key)) & r.mask
+func (r *Ring) Partition(key []byte) uint32 { return PartitionOf(key, r.mask) }
+
+// PartitionOf is the partition of key in a table of mask+1 partitions, for
+// tools that address storage nodes without a ring (bench's node target).
+func PartitionOf(key []byte, mask uint32) uint32 {
+	return uint32(xxh3.Hash(key)) & mask
 }
 
 // Owners returns the N node indexes owning partition p, most preferred
@@ -93,7 +97,7 @@ func (r *Ring) Owners(p uint32) []uint16 {
 // Lookup returns the partition of key and its owners (see Owners). It does
 // not allocate.
 func (r *Ring) Lookup(key []byte) (uint32, []uint16) {
-	p := uint32(xxh3.Hash(key)) & r.mask
+	p := PartitionOf(key, r.mask)
 	i := int(p) * r.replicas
 	return p, r.table[i : i+r.replicas : i+r.replicas]
 }
