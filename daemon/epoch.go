@@ -53,7 +53,7 @@ func (d *Daemon) startRing(cfgRing *ring.Ring, saved repair.SavedState) (cur, re
 	case resume != nil && resume.Epoch() == ne && resume.Hash() == nh:
 		nodesAt = true // the daemon stopped between the nodes' commit and its own record
 	default:
-		if cand, err := ring.New(cur.Config(), d.cfg.Nodes, ne); err == nil && cand.Hash() == nh {
+		if cand := rebuildAny(cur.Config(), d.cfg.Nodes, ne, nh); cand != nil {
 			d.log.Info("serving the ring the storage nodes committed (the config's membership at their epoch)", "epoch", ne)
 			return cand, nil, false
 		}
@@ -67,6 +67,20 @@ func (d *Daemon) startRing(cfgRing *ring.Ring, saved repair.SavedState) (cur, re
 	return cur, resume, nodesAt
 }
 
+// rebuildAny builds nodes at epoch under each placement rule, cfg's first,
+// and returns the ring whose fingerprint is hash, or nil: the nodes may
+// have committed it under an earlier release's rule.
+func rebuildAny(cfg ring.Config, nodes []ring.Node, epoch, hash uint64) *ring.Ring {
+	for _, rule := range []ring.Rule{cfg.Rule, ring.RuleLatest, ring.RuleProportional} {
+		c := cfg
+		c.Rule = rule
+		if r, err := ring.New(c, nodes, epoch); err == nil && r.Hash() == hash {
+			return r
+		}
+	}
+	return nil
+}
+
 // placementMove deals with a change of placement rule between releases.
 // The data sits where the table of the ring the daemon last served put it:
 // the committed ring (saved with its table once a ring change commits) or,
@@ -74,27 +88,27 @@ func (d *Daemon) startRing(cfgRing *ring.Ring, saved repair.SavedState) (cur, re
 // computes another table for that membership, placementMove serves the
 // saved table (cur) and returns the move to this release's table at the
 // next epoch, run like a membership change; otherwise it saves cur as the
-// initial ring if none is committed, and returns cur and nil. Without a
-// data directory nothing is saved and nothing can be done.
+// initial ring if none is committed, and returns cur and nil. cur may also
+// be built by an earlier rule: the ring the nodes committed under an
+// earlier release (startRing), or the config's `ring.rule` when no ring was
+// ever committed. Without a data directory nothing is saved: only those
+// two cases are recognised, and the move does not survive a restart.
 func (d *Daemon) placementMove(cur *ring.Ring, saved repair.SavedState) (*ring.Ring, *ring.Ring) {
 	st := d.repair.ringState()
-	if st == nil {
-		return cur, nil
-	}
-	if saved.Ring == nil {
+	if st != nil && saved.Ring == nil {
 		if old := saved.InitialRing(cur.Config(), cur.Nodes()); old != nil && old.Epoch() == cur.Epoch() {
 			cur = old
 		}
 	}
 	if !repair.PlacementChanged(cur) {
-		if saved.Ring == nil {
+		if st != nil && saved.Ring == nil {
 			if err := st.SaveInitial(cur); err != nil {
 				d.log.Warn("cannot save the initial ring; a release with another placement rule could not find this one's table", "err", err)
 			}
 		}
 		return cur, nil
 	}
-	next, err := ring.New(cur.Config(), cur.Nodes(), cur.Epoch()+1)
+	next, err := ring.New(cur.Config().Latest(), cur.Nodes(), cur.Epoch()+1)
 	if err != nil {
 		return cur, nil // cur's membership built before; cannot happen
 	}

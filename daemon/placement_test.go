@@ -95,3 +95,115 @@ func TestPlacementChangeMovesData(t *testing.T) {
 		}
 	}
 }
+
+// An upgrade from a release with the proportional rule, whose table this
+// release builds differently (weights 1, 1, 1, 2, 4), with no saved state.
+// committed: the nodes committed the old ring; the daemon rebuilds it under
+// the earlier rule (the fingerprints match), serves it, and moves the data
+// to the latest rule. Before, no ring it could build matched, and every
+// node refused it. never committed: nothing tells the daemon which rule
+// wrote the data, so the operator says so (ring.rule = 1) and the daemon
+// moves the data the same way.
+func TestUpgradeFromProportionalRuleMovesData(t *testing.T) {
+	for _, committed := range []bool{true, false} {
+		t.Run(map[bool]string{true: "committed", false: "never committed"}[committed], func(t *testing.T) {
+			upgradeFromProportional(t, committed)
+		})
+	}
+}
+
+func upgradeFromProportional(t *testing.T, committed bool) {
+	cfg := testConfig()
+	cfg.Ring.Partitions = 1 << 10
+	for i, w := range []float64{1, 1, 1, 2, 4} {
+		sc := storage.DefaultConfig()
+		sc.Engine, sc.ID, sc.Logger = storage.EngineMemory, uint32(i+1), discardLogger()
+		s, err := storage.Start(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Shutdown(context.Background()) })
+		cfg.Nodes = append(cfg.Nodes, ring.Node{ID: strconv.Itoa(i + 1), Addr: s.Addr().String(), Weight: w})
+	}
+	rcfg := cfg.Ring
+	rcfg.Replicas = cfg.Replica.N
+	legacyCfg := rcfg
+	legacyCfg.Rule = ring.RuleProportional
+	epoch := uint64(ringEpoch)
+	if committed {
+		epoch = 2
+	}
+	old, err := ring.New(legacyCfg, cfg.Nodes, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ring.New(rcfg, cfg.Nodes, epoch+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ring.Diff(old, want)) == 0 {
+		t.Fatal("precondition: the rules place the membership alike")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// The earlier release's cluster: data on the old ring's owners, and the
+	// old ring committed at epoch 2 on every node.
+	d, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := protocol.ReplicaHeader{Epoch: old.Epoch(), Ring: old.Hash()}
+	send := func(id string, it protocol.Item) replica.Reply {
+		done := make(chan replica.Reply, 1)
+		d.pool.Send(ctx, id, hdr, []protocol.Item{it}, func(r replica.Reply) { done <- r })
+		return <-done
+	}
+	versions := map[string]protocol.Version{}
+	for i := range 200 {
+		key := "k" + strconv.Itoa(i)
+		p, v := old.Partition([]byte(key)), protocol.Version{TS: uint64(1+i) << 16, Origin: 7}
+		for _, o := range old.Owners(p) {
+			r := send(old.Node(o).ID, protocol.Item{Kind: protocol.ItemPut, Partition: p, Key: []byte(key), Version: v, Value: []byte("v")})
+			if r.Err != nil || r.Results[0].Status != protocol.StatusOK {
+				t.Fatalf("seeding %s: %+v", key, r)
+			}
+		}
+		versions[key] = v
+	}
+	if committed {
+		for _, n := range cfg.Nodes {
+			if _, err := d.pool.CommitEpoch(ctx, n.ID, protocol.EpochCommit{ReplicaHeader: hdr}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	} else {
+		cfg.Ring.Rule = ring.RuleProportional // the operator's ring.rule = 1
+	}
+	if err := d.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	d, err = Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Shutdown(context.Background())
+	for !slices.Equal(d.Ring().Table(), want.Table()) {
+		if ctx.Err() != nil {
+			t.Fatalf("still on epoch %d (hash %x), not the latest rule's table", d.Ring().Epoch(), d.Ring().Hash())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	want = d.Ring()
+	hdr = protocol.ReplicaHeader{Epoch: want.Epoch(), Ring: want.Hash()}
+	for key, v := range versions {
+		p := want.Partition([]byte(key))
+		for _, o := range want.Owners(p) {
+			r := send(want.Node(o).ID, protocol.Item{Kind: protocol.ItemGet, Partition: p, Key: []byte(key)})
+			if r.Err != nil || r.Results[0].Status != protocol.StatusOK || r.Results[0].Version != v {
+				t.Fatalf("key %s on new owner %s: %+v, want version %v", key, want.Node(o).ID, r, v)
+			}
+		}
+	}
+}

@@ -162,7 +162,7 @@ func (d *Daemon) reloadMembers(nodes []ring.Node) error {
 // when nothing changes.
 func (d *Daemon) nextRing(cur *ring.Ring, nodes []ring.Node) (*ring.Ring, error) {
 	if ne, nh := d.nodesRing(); ne > cur.Epoch() {
-		if theirs, err := ring.New(cur.Config(), nodes, ne); err == nil && theirs.Hash() == nh {
+		if theirs := rebuildAny(cur.Config(), nodes, ne, nh); theirs != nil {
 			d.log.Info("reload: catching up with the ring the storage nodes committed", "epoch", cur.Epoch(), "nodes_epoch", ne)
 			return theirs, nil
 		}
@@ -170,7 +170,7 @@ func (d *Daemon) nextRing(cur *ring.Ring, nodes []ring.Node) (*ring.Ring, error)
 	if sameMembers(cur.Nodes(), nodes) {
 		return nil, nil
 	}
-	next, err := ring.New(cur.Config(), nodes, cur.Epoch()+1)
+	next, err := ring.New(cur.Config().Latest(), nodes, cur.Epoch()+1)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot reload: %w", ErrConfig, err)
 	}

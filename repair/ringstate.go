@@ -115,6 +115,13 @@ func decodeRing(cfg ring.Config, b []byte) (*ring.Ring, error) {
 	if old, err := ringFromRecord(cfg, rec, rec.Nodes); err == nil && old.Hash() == rec.Hash {
 		return old, nil
 	}
+	// Records from before tables were saved: the release that wrote them
+	// used the proportional rule.
+	legacy := cfg
+	legacy.Rule = ring.RuleProportional
+	if old, err := ring.New(legacy, rec.Nodes, rec.Epoch); err == nil && old.Hash() == rec.Hash {
+		return old, nil
+	}
 	return nil, fmt.Errorf("saved ring at epoch %d rebuilds differently (ring config changed, or a release changed "+
 		"placement and the record has no table): %w", rec.Epoch, ErrConfig)
 }
@@ -131,11 +138,12 @@ func ringFromRecord(cfg ring.Config, rec ringRecord, nodes []ring.Node) (*ring.R
 	return ring.FromTable(cfg, nodes, rec.Epoch, table)
 }
 
-// PlacementChanged reports whether this release's placement rule computes
-// another table for r's membership than r has: r was restored from a
-// saved table, and its data must move to New's table.
+// PlacementChanged reports whether the latest placement rule computes
+// another table for r's membership than r has: r was restored from a saved
+// table or built by an earlier rule, and its data must move to the latest
+// rule's table.
 func PlacementChanged(r *ring.Ring) bool {
-	fresh, err := ring.New(r.Config(), r.Nodes(), r.Epoch())
+	fresh, err := ring.New(r.Config().Latest(), r.Nodes(), r.Epoch())
 	return err == nil && !slices.Equal(fresh.Table(), r.Table())
 }
 

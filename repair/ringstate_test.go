@@ -125,4 +125,19 @@ func TestRingStateRestoresOtherPlacement(t *testing.T) {
 	if _, err := decodeRing(cur.Config(), rec); !errors.Is(err, ErrConfig) {
 		t.Fatalf("tableless record of another placement: %v, want ErrConfig", err)
 	}
+	// ... unless the earlier release's rule builds it (records it saved
+	// carry no table).
+	weighted := cur.Nodes()
+	for i := range weighted {
+		weighted[i].Weight = float64(1 + i)
+	}
+	legacyCfg := ring.Config{Partitions: 1 << 10, Replicas: 3, Rule: ring.RuleProportional}
+	legacy, err := ring.New(legacyCfg, weighted, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ = json.Marshal(ringRecord{Epoch: 4, Hash: legacy.Hash(), Nodes: weighted})
+	if r, err := decodeRing(legacyCfg.Latest(), rec); err != nil || r.Hash() != legacy.Hash() || !PlacementChanged(r) {
+		t.Fatalf("earlier release's record: %v, %v (placement changed %v)", r, err, r != nil && PlacementChanged(r))
+	}
 }

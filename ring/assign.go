@@ -121,8 +121,8 @@ type extRow struct {
 // assign enforces capacities on the rendezvous table in place. It returns
 // the exceptions and the number of placements that had to ignore a capacity
 // or zone limit.
-func assign(m *members, table []uint16, parts, replicas int, slack float64) (exceptions, int) {
-	caps := capacities(m, parts, replicas, slack)
+func assign(m *members, table []uint16, parts, replicas int, slack float64, rule Rule) (exceptions, int) {
+	caps := capacities(m, parts, replicas, slack, rule)
 	loads := make([]int, len(m.nodes))
 	for _, n := range table {
 		loads[n]++

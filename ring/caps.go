@@ -11,10 +11,13 @@ import "math"
 // doc.go). The bias is allowed up to weightTolerance (or the slack, if
 // larger) above the weight-fair share. A capacity is never below the
 // rounded-up fair share, so capacities always add up to at least P·N.
-func capacities(m *members, parts, replicas int, slack float64) []int {
+func capacities(m *members, parts, replicas int, slack float64, rule Rule) []int {
 	caps := make([]int, len(m.nodes))
 	fair := fairShares(m, parts, replicas)
-	expected := expectedShares(m, parts, replicas)
+	var expected []float64
+	if rule == RuleLatest {
+		expected = expectedShares(m, parts, replicas)
+	}
 	tolerance := max(slack, weightTolerance)
 	for i, t := range fair {
 		c := t * (1 + slack)

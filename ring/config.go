@@ -43,6 +43,28 @@ type Config struct {
 	// 0.01·log10(nodes), clamped to [0.005, 0.03] (see autoSlack). 1 turns
 	// balancing off in practice: plain rendezvous, minimal movement.
 	Slack float64
+	// Rule is the placement rule (RuleLatest when zero). Earlier rules stay
+	// buildable so that a daemon can serve the table its data was written
+	// under by an earlier release and move the data to the latest rule.
+	Rule Rule
+}
+
+// Rule names a placement rule: how capacities are set (caps.go).
+type Rule int
+
+const (
+	// RuleLatest measures capacities against the rendezvous expectation
+	// (expected.go), within 5% of the weight share.
+	RuleLatest Rule = 0
+	// RuleProportional measures capacities against the proportional share,
+	// as releases before 2026-11-26 did (stratified draws, same tables).
+	RuleProportional Rule = 1
+)
+
+// Latest returns c with the latest placement rule.
+func (c Config) Latest() Config {
+	c.Rule = RuleLatest
+	return c
 }
 
 // DefaultConfig returns the configuration used when fields are zero.
@@ -62,6 +84,9 @@ func (c Config) Validate() error {
 	}
 	if math.IsNaN(c.Slack) || c.Slack < 0 || c.Slack > 1 {
 		return fmt.Errorf("cannot use slack %v: %w", c.Slack, ErrSlack)
+	}
+	if c.Rule != RuleLatest && c.Rule != RuleProportional {
+		return fmt.Errorf("cannot use placement rule %d: %w", c.Rule, ErrRule)
 	}
 	return nil
 }

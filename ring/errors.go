@@ -15,6 +15,7 @@ var (
 	ErrPartitions   = errors.New("ring: partitions must be a power of two in [1, 2^20]")
 	ErrReplicas     = errors.New("ring: replicas must be in [1, 16]")
 	ErrSlack        = errors.New("ring: slack must be in [0, 1]")
+	ErrRule         = errors.New("ring: unknown placement rule")
 	ErrUnknownNode  = errors.New("ring: unknown node ID")
 	ErrSyntax       = errors.New("ring: bad membership line")
 	ErrTable        = errors.New("ring: saved table does not fit the membership")

@@ -1,6 +1,7 @@
 package ring
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -62,4 +63,26 @@ func firstDiff(got, want string) string {
 		}
 	}
 	return "lengths differ"
+}
+
+// TestRuleProportionalIsThePreviousRelease pins RuleProportional to the
+// table of releases before 2026-11-26: the golden membership's ring hash
+// from testdata/golden.txt at commit 099dabc. A daemon can then rebuild the
+// ring such a release committed (its fingerprint must match) and move the
+// data to the latest rule.
+func TestRuleProportionalIsThePreviousRelease(t *testing.T) {
+	nodes, err := ParseMembership(goldenMembership)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := mustNew(t, Config{Partitions: 256, Replicas: 3, Rule: RuleProportional}, nodes)
+	if r.Hash() != 0x01d456cdc8eda866 {
+		t.Fatalf("RuleProportional hash %016x, want 01d456cdc8eda866 (099dabc's golden.txt)", r.Hash())
+	}
+	if latest := mustNew(t, Config{Partitions: 256, Replicas: 3}, nodes); latest.Hash() == r.Hash() {
+		t.Fatal("the golden membership no longer tells the rules apart")
+	}
+	if err := (Config{Rule: 7}).Validate(); !errors.Is(err, ErrRule) {
+		t.Fatalf("rule 7: %v, want ErrRule", err)
+	}
 }

@@ -50,7 +50,7 @@ func checkCount(m *members, cfg Config) error {
 // finish runs the capacity pass over the rendezvous table (in place) and
 // seals the snapshot.
 func finish(cfg Config, m *members, table []uint16, epoch uint64) *Ring {
-	exc, forced := assign(m, table, cfg.Partitions, cfg.Replicas, cfg.slackFor(len(m.nodes)))
+	exc, forced := assign(m, table, cfg.Partitions, cfg.Replicas, cfg.slackFor(len(m.nodes)), cfg.Rule)
 	r := &Ring{
 		cfg: cfg, epoch: epoch, mask: uint32(cfg.Partitions - 1),
 		replicas: cfg.Replicas, table: table, m: m, exc: exc,

@@ -57,6 +57,7 @@ var knobs = []knob{
 
 	{"ring.partitions", "partition table rows, a power of two; more = finer balance, more memory", func(o *serveOptions) any { return &o.D.Ring.Partitions }},
 	{"ring.slack", "fraction over its fair share a node may own, [0,1]; 0 = automatic", func(o *serveOptions) any { return &o.D.Ring.Slack }},
+	{"ring.rule", "placement rule the data was written under while no ring change was ever committed: 0 = latest, 1 = releases before 2026-11-26 (the daemon then moves the data to the latest rule; needs --data-dir)", func(o *serveOptions) any { return (*int)(&o.D.Ring.Rule) }},
 
 	{"replica.timeout", "budget of background repairs (and of requests whose ctx has no deadline)", func(o *serveOptions) any { return &o.D.Replica.Timeout }},
 	{"replica.read-repair", "reads write the newest version back to stale replicas", func(o *serveOptions) any { return &o.D.Replica.ReadRepair }},
