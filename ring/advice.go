@@ -22,10 +22,14 @@ const spreadFactor = 0.58
 // keys live and cannot change once data is stored, so size it for the
 // largest cluster planned.
 func RecommendedPartitions(nodes, replicas int) int {
-	if nodes < 2 || replicas < 1 {
+	return recommendedPartitions(nodes, replicas, autoSlack(nodes))
+}
+
+// recommendedPartitions is RecommendedPartitions for a given slack.
+func recommendedPartitions(nodes, replicas int, slack float64) int {
+	if nodes < 2 || replicas < 1 || slack <= 0 {
 		return 1
 	}
-	slack := autoSlack(nodes)
 	perNode := spreadFactor * spreadFactor / (slack * slack) * 2 * math.Log(float64(nodes))
 	want := perNode * float64(nodes) / float64(replicas)
 	if want >= MaxPartitions {
@@ -40,7 +44,7 @@ func (r *Ring) Advice() []string {
 	var out []string
 	s := r.stats
 	n, p := len(r.m.nodes), r.Partitions()
-	if rec := RecommendedPartitions(n, r.replicas); p < rec && r.cfg.Slack < 1 {
+	if rec := recommendedPartitions(n, r.replicas, r.cfg.slackFor(n)); p < rec && r.cfg.Slack < 1 {
 		out = append(out, fmt.Sprintf("%d partitions for %d nodes leave %.0f partition replicas per node: "+
 			"load spreads beyond the slack, so membership changes also move replicas between unchanged nodes; "+
 			"%d partitions avoid that (the count cannot change once data is stored)",

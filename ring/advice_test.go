@@ -41,4 +41,8 @@ func TestAdvice(t *testing.T) {
 	if a := mustNew(t, Config{Partitions: 1 << 12, Slack: 1}, equalNodes(40, 0)).Advice(); len(a) != 0 {
 		t.Fatalf("capacities off (Slack=1): advice %q, want none", a)
 	}
+	// An explicit slack sets the size: 10% leaves room at 2^12 for 40 nodes.
+	if a := mustNew(t, Config{Partitions: 1 << 12, Slack: 0.1}, equalNodes(40, 0)).Advice(); len(a) != 0 {
+		t.Fatalf("slack 0.1: advice %q, want none", a)
+	}
 }

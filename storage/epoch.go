@@ -133,7 +133,7 @@ func (s *Server) commitEpoch(e protocol.EpochCommit) (protocol.Status, error) {
 // ring is the committed one (epoch and fingerprint, never unknown), and
 // no newer ring is being moved to.
 func (s *Server) dropAllowed(h protocol.ReplicaHeader) bool {
-	return h.Epoch > 0 && s.committed.Load() == h.Epoch && s.seen.Load() == h.Epoch && s.ring.Load() == h.Ring
+	return h.Epoch > 0 && h.Ring != 0 && s.committed.Load() == h.Epoch && s.seen.Load() == h.Epoch && s.ring.Load() == h.Ring
 }
 
 func (c *conn) epochCommit(h protocol.Header, plain []byte, body *[]byte, size int) closeReason {

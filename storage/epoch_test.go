@@ -372,3 +372,19 @@ func TestEngineDropPartition(t *testing.T) {
 		}
 	})
 }
+
+// A node whose committed ring is unknown (an epoch record from before
+// fingerprints, loaded as ring 0) refuses a drop carrying ring 0 too, as
+// the spec says: a drop needs the committed ring's exact fingerprint.
+func TestDropNeedsAKnownRing(t *testing.T) {
+	s := &Server{}
+	s.committed.Store(5)
+	s.seen.Store(5)
+	if s.dropAllowed(protocol.ReplicaHeader{Epoch: 5, Ring: 0}) {
+		t.Fatal("drop with ring 0 allowed on a node whose committed ring is 0")
+	}
+	s.ring.Store(42)
+	if !s.dropAllowed(protocol.ReplicaHeader{Epoch: 5, Ring: 42}) {
+		t.Fatal("drop with the committed ring refused")
+	}
+}
