@@ -26,6 +26,29 @@ func TestLimiterSetRates(t *testing.T) {
 	}
 }
 
+// A goroutine already waiting out a low rate's debt (255 s at 1 item/s)
+// recomputes its wait when the rate is raised, instead of sleeping it out.
+func TestLimiterSetRatesWakesWaiters(t *testing.T) {
+	l := NewLimiter(1, 1<<30)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.Wait(ctx, 256, 0) }()
+	for {
+		l.mu.Lock()
+		inDebt := l.items < 0
+		l.mu.Unlock()
+		if inDebt {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	l.SetRates(1e6, 1<<30)
+	if err := <-done; err != nil {
+		t.Fatalf("waiter still asleep after the rate went from 1/s to 1e6/s: %v", err)
+	}
+}
+
 // A background pass started at pace zero idles; SetTunables gives it a
 // pace and it repairs; an invalid t is refused and changes nothing.
 func TestAntiEntropySetTunablesPace(t *testing.T) {
