@@ -120,6 +120,10 @@ type reloader interface {
 	Behind() uint64
 }
 
+// maxReloadBackoff bounds the ticks between automatic reloads while the
+// nodes keep refusing the daemon's ring (60 ticks of 5 s: 5 minutes).
+const maxReloadBackoff = 60
+
 // reloadLoop reloads d from args (and the config file they name) on each
 // signal from hup, and on each tick that finds d's behind counter risen
 // since the last: the storage nodes committed a ring this daemon does not
@@ -129,6 +133,7 @@ type reloader interface {
 // by the daemon, which keeps running.
 func reloadLoop(ctx context.Context, hup <-chan os.Signal, tick <-chan time.Time, args []string, d reloader) {
 	behind := d.Behind()
+	skip, backoff := 0, 1 // ticks to let pass before the next automatic reload
 	for {
 		select {
 		case <-ctx.Done():
@@ -137,9 +142,18 @@ func reloadLoop(ctx context.Context, hup <-chan os.Signal, tick <-chan time.Time
 		case <-tick:
 			b := d.Behind()
 			if b == behind {
+				skip, backoff = 0, 1 // no new refusals: caught up
 				continue
 			}
 			behind = b
+			// Still refused after a reload: the file is stale too. Try
+			// again after 1, 2, 4, ... ticks (at most maxReloadBackoff),
+			// not at every tick, which logged and counted a reload each.
+			if skip > 0 {
+				skip--
+				continue
+			}
+			skip, backoff = backoff, min(2*backoff, maxReloadBackoff)
 		}
 		o, err := parseServe(args, io.Discard)
 		var cfg daemon.Config

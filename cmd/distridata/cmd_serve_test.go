@@ -315,3 +315,35 @@ func TestReloadLoopReloadsWhenBehind(t *testing.T) {
 		t.Fatalf("%d reloads beyond the SIGHUP's and the rise's", n)
 	}
 }
+
+// alwaysBehind is refused again before every check.
+type alwaysBehind struct{ fakeReloader }
+
+func (f *alwaysBehind) Behind() uint64 { return f.behind.Add(1) }
+
+// While the nodes keep refusing the daemon after a reload (the file is
+// stale too), automatic reloads back off: after 1, 2, 4, ... ticks, not at
+// every tick; a tick without new refusals resets the backoff.
+func TestReloadLoopBacksOffWhileStillBehind(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "serve.toml")
+	if err := os.WriteFile(file, []byte("nodes = \"a=127.0.0.1:1,b=127.0.0.1:2,c=127.0.0.1:3\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := &alwaysBehind{fakeReloader{reloads: make(chan any, 100)}}
+	hup, tick := make(chan os.Signal), make(chan time.Time)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reloadLoop(ctx, hup, tick, []string{"--config", file}, f)
+	}()
+	for range 12 {
+		tick <- time.Time{}
+	}
+	cancel()
+	<-done
+	// Reloads at ticks 1, 3, 6 and 11 (1, 2 and 4 ticks skipped between).
+	if n := len(f.reloads); n != 4 {
+		t.Fatalf("%d reloads in 12 ticks while always behind; want 4 (backoff)", n)
+	}
+}
