@@ -78,7 +78,7 @@ func skewTo(c *systest.Cluster, conn *client.Conn, h *systest.History, d time.Du
 	if p.After, p.Err = conn.Put(ctx, []byte(f10Probe), []byte(p.Want)); p.Err != nil {
 		return p
 	}
-	p.Ahead = p.After.WallTime().Sub(time.Now())
+	p.Ahead = time.Until(p.After.WallTime())
 	var b []byte
 	if b, _, p.Err = conn.Get(ctx, []byte(f10Probe)); p.Err != nil {
 		return p
