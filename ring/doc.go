@@ -105,6 +105,18 @@
 // partition, so fair shares are water-filled across zones first, then
 // within each zone. Capacities bound the peak; there is no floor.
 //
+// # Placement rules
+//
+// Config.Rule selects how capacities are set: RuleLatest (expected shares,
+// above) or RuleProportional (proportional shares, the rule of releases
+// before 2026-11-26, kept buildable and pinned to that release's golden
+// hash). A table written under an earlier rule must not be silently
+// replaced: nodes fence by the ring's fingerprint, which covers the table,
+// and keys would be looked up where their data is not. Table and FromTable
+// let a daemon save the table it serves and rebuild it later, whatever the
+// rule; the daemon then moves the data to the latest rule like a membership
+// change (daemon/epoch.go, placementMove).
+//
 // # Incremental changes
 //
 // WithNode, WithoutNode and WithWeight undo the exceptions to get the old
