@@ -6,11 +6,14 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/distridata/distridata/protocol"
+	"github.com/distridata/distridata/ring"
+	"github.com/distridata/distridata/storage"
 )
 
 // fakeStore is an in-memory Store. gate, when set, makes every call wait
@@ -240,4 +243,22 @@ func (c *rawConn) get(id uint64, key string) (protocol.Frame, protocol.GetReply)
 		c.t.Fatalf("GET reply: %v", err)
 	}
 	return f, r
+}
+
+// memoryNodes starts one in-memory storage node per weight (IDs "1", "2",
+// ...), stopped at the test's end, and returns them as ring members.
+func memoryNodes(t *testing.T, weights ...float64) []ring.Node {
+	t.Helper()
+	var nodes []ring.Node
+	for i, w := range weights {
+		sc := storage.DefaultConfig()
+		sc.Engine, sc.ID, sc.Logger = storage.EngineMemory, uint32(i+1), discardLogger()
+		s, err := storage.Start(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Shutdown(context.Background()) })
+		nodes = append(nodes, ring.Node{ID: strconv.Itoa(i + 1), Addr: s.Addr().String(), Weight: w})
+	}
+	return nodes
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/distridata/distridata/repair"
 	"github.com/distridata/distridata/replica"
 	"github.com/distridata/distridata/ring"
-	"github.com/distridata/distridata/storage"
 )
 
 // A change of placement rule between runs (here the ring's slack, which
@@ -23,16 +22,7 @@ import (
 func TestPlacementChangeMovesData(t *testing.T) {
 	cfg := testConfig()
 	cfg.Ring.Partitions = 1 << 6 // 24 replicas per node: capacities bind
-	for i := 1; i <= 8; i++ {
-		sc := storage.DefaultConfig()
-		sc.Engine, sc.ID, sc.Logger = storage.EngineMemory, uint32(i), discardLogger()
-		s, err := storage.Start(sc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Shutdown(context.Background()) })
-		cfg.Nodes = append(cfg.Nodes, ring.Node{ID: strconv.Itoa(i), Addr: s.Addr().String(), Weight: 1})
-	}
+	cfg.Nodes = memoryNodes(t, 1, 1, 1, 1, 1, 1, 1, 1)
 	cfg.Repair = repair.DefaultConfig()
 	cfg.Repair.Dir = t.TempDir()
 	cfg.Repair.PartitionsPerSec = 0 // no background anti-entropy: only the move may copy
@@ -115,16 +105,7 @@ func TestUpgradeFromProportionalRuleMovesData(t *testing.T) {
 func upgradeFromProportional(t *testing.T, committed bool) {
 	cfg := testConfig()
 	cfg.Ring.Partitions = 1 << 10
-	for i, w := range []float64{1, 1, 1, 2, 4} {
-		sc := storage.DefaultConfig()
-		sc.Engine, sc.ID, sc.Logger = storage.EngineMemory, uint32(i+1), discardLogger()
-		s, err := storage.Start(sc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Shutdown(context.Background()) })
-		cfg.Nodes = append(cfg.Nodes, ring.Node{ID: strconv.Itoa(i + 1), Addr: s.Addr().String(), Weight: w})
-	}
+	cfg.Nodes = memoryNodes(t, 1, 1, 1, 2, 4)
 	rcfg := cfg.Ring
 	rcfg.Replicas = cfg.Replica.N
 	legacyCfg := rcfg

@@ -10,7 +10,6 @@ import (
 	"github.com/distridata/distridata/repair"
 	"github.com/distridata/distridata/replica"
 	"github.com/distridata/distridata/ring"
-	"github.com/distridata/distridata/storage"
 )
 
 // A daemon restarted in the middle of a move resumes it, skipping the
@@ -23,17 +22,7 @@ import (
 func TestResumedMoveDualWritesFromTheFirstRequest(t *testing.T) {
 	cfg := testConfig()
 	cfg.Ring.Partitions = 1 << 6
-	var all []ring.Node
-	for i := 1; i <= 4; i++ {
-		sc := storage.DefaultConfig()
-		sc.Engine, sc.ID, sc.Logger = storage.EngineMemory, uint32(i), discardLogger()
-		s, err := storage.Start(sc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Shutdown(context.Background()) })
-		all = append(all, ring.Node{ID: strconv.Itoa(i), Addr: s.Addr().String(), Weight: 1})
-	}
+	all := memoryNodes(t, 1, 1, 1, 1)
 	cfg.Nodes = all[:3]
 	cfg.Repair = repair.DefaultConfig()
 	cfg.Repair.Dir = t.TempDir()
