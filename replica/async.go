@@ -300,16 +300,17 @@ func (c *Coordinator) goSlow(f func()) {
 // have all answered.
 const livePoll = time.Millisecond
 
-// waitLive waits until every asynchronous request has called its Done.
-// Each ends by its deadline, so this is bounded.
+// waitLive waits until every asynchronous request has called its Done,
+// then for the Coordinator's goroutines: one may outlive its request's
+// answer (a read's repair sender, still inside the Send whose reply
+// answered). Each ends by its deadline, so this is bounded.
 func (c *Coordinator) waitLive() {
-	if c.live.Load() == 0 {
-		return
-	}
-	t := time.NewTicker(livePoll)
-	defer t.Stop()
-	for c.live.Load() != 0 {
-		<-t.C
+	if c.live.Load() != 0 {
+		t := time.NewTicker(livePoll)
+		defer t.Stop()
+		for c.live.Load() != 0 {
+			<-t.C
+		}
 	}
 	c.slow.Wait()
 }

@@ -3,6 +3,7 @@ package replica_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,5 +143,59 @@ func TestStartPutExpiredAndClosed(t *testing.T) {
 	})
 	if o.err != replica.ErrClosed {
 		t.Fatalf("after Close: %v, want ErrClosed", o.err)
+	}
+}
+
+// afterBackend delivers every send at once, then runs after (which may
+// wait) before Send returns: the send's done has run, the sender is still
+// inside Send.
+type afterBackend struct {
+	*replicatest.Backend
+	after func(items []protocol.Item)
+}
+
+func (b *afterBackend) SendTransient(ctx context.Context, id string, h protocol.ReplicaHeader, items []protocol.Item, done func(replica.Reply)) {
+	b.Backend.Send(ctx, id, h, items, done)
+	if b.after != nil {
+		b.after(items)
+	}
+}
+
+// Close must wait for every goroutine the asynchronous path started, also
+// when every request has answered already: a read's repair sender can
+// still be inside its last Send after that Send's answer completed the
+// read. Close returning first leaves a goroutine without an owner that
+// sends on a backend the daemon closes next.
+func TestCloseWaitsForRepairSender(t *testing.T) {
+	cl := newCluster(t, replica.DefaultConfig())
+	v := cl.mustPut("k", "v1")
+	cl.node("c").Set("k", replicatest.Entry{}) // c is stale: its repair comes
+	entered, release := make(chan struct{}), make(chan struct{})
+	var released atomic.Bool
+	ab := &afterBackend{Backend: cl.b, after: func(items []protocol.Item) {
+		if items[0].Kind == protocol.ItemPut { // the repair
+			close(entered)
+			<-release
+		}
+	}}
+	c, err := replica.New(replica.DefaultConfig(), cl.c.Ring(), ab, cl.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := cl.ctx()
+	dl, _ := ctx.Deadline()
+	o := await(func(done replica.Done) { c.StartGet(ctx, dl, []byte("k"), 3, done) })
+	if o.err != nil || o.v != v {
+		t.Fatalf("got %+v %v, want %+v", o.v, o.err, v)
+	}
+	<-entered // answered; the repair sender is still in its Send
+	go func() {
+		time.Sleep(50 * time.Millisecond) // only gives a wrong Close time to return
+		released.Store(true)
+		close(release)
+	}()
+	c.Close()
+	if !released.Load() {
+		t.Fatal("Close returned while a goroutine of the Coordinator was still sending")
 	}
 }
