@@ -185,3 +185,63 @@ func TestAsyncHardShutdownEndsWaitingRequests(t *testing.T) {
 
 // reqDeadline is the deadline of the requests a hard shutdown must end.
 const reqDeadline = 20 * time.Second
+
+// Connections that hang up while their asynchronous requests wait for a
+// stalled owner must leave no accounting behind: once the requests time
+// out, nothing is in flight and no memory is charged. The replies come
+// from the link's sweeper after the sessions closed.
+func TestAsyncClosedSessionsReleaseAccounting(t *testing.T) {
+	cl, proxy, key := startStalled(t)
+	proxy.stalled.Store(true)
+	opts := protocol.Options{Quorum: 3, DeadlineMs: 1000}
+	var conns []net.Conn
+	for i := range 8 {
+		nc, err := systest.DialRaw(cl.Addr(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		conns = append(conns, nc)
+		var b []byte
+		for j := range 8 {
+			id := uint64(i*8 + j + 1)
+			if j%2 == 0 {
+				b = protocol.AppendPut(b, id, protocol.Put{Options: opts, Key: key, Value: []byte("v")})
+			} else {
+				b = protocol.AppendGet(b, id, protocol.KeyRequest{Options: opts, Key: key})
+			}
+		}
+		if _, err := nc.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := cl.Client()
+	stats := func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st, err := c.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	waitStats := func(what string, ok func(st string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for st := stats(); !ok(st); st = stats() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: never happened:\n%s", what, st)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitStats("every request read", func(st string) bool {
+		return statLine(st, "requests_put") == "32" && statLine(st, "requests_get") == "32"
+	})
+	for _, nc := range conns {
+		nc.Close() // gone before any answer
+	}
+	waitStats("accounting released", func(st string) bool {
+		return statLine(st, "in_flight") == "0" && statLine(st, "in_flight_bytes") == "0"
+	})
+}
