@@ -40,6 +40,12 @@ type Config struct {
 	Token string
 	// Limits bound what is sent and what is accepted from nodes.
 	Limits protocol.Limits
+	// Coalesce is the maximum number of single-item requests (RPUT, RDEL,
+	// RGET) of one connection that are sent as one RBATCH frame when they
+	// wait for the same write; each still completes on its own. Coalesced
+	// frames also stay under maxCoalesceBytes and under Seal's thresholds
+	// (coalesce.go). 0 or 1 sends every request as its own frame.
+	Coalesce int
 	// Seal chooses which request frames are compressed and checksummed;
 	// the zero value sends every frame plain.
 	Seal protocol.SealOptions
@@ -69,6 +75,7 @@ func DefaultConfig() Config {
 		BackoffMax:       2 * time.Second,
 		EjectAfter:       3,
 		Limits:           protocol.DefaultLimits(),
+		Coalesce:         defaultCoalesce,
 		Seal:             protocol.DefaultSealOptions(),
 	}
 }
@@ -98,6 +105,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("link: EjectAfter %d must be at least 1", c.EjectAfter)
 	case len(c.Token) > protocol.MaxTokenSize:
 		return fmt.Errorf("link: Token is %d bytes, over %d", len(c.Token), protocol.MaxTokenSize)
+	case c.Coalesce < 0 || c.Coalesce > c.Limits.MaxBatchKeys:
+		return fmt.Errorf("link: Coalesce %d must be in [0, Limits.MaxBatchKeys %d]", c.Coalesce, c.Limits.MaxBatchKeys)
 	case c.Seal.CompressAbove < 0 || c.Seal.ChecksumAbove < 0:
 		return errors.New("link: Seal thresholds must not be negative")
 	}

@@ -28,14 +28,23 @@ type conn struct {
 	fr         frameReader   // the reader goroutine's (the handshake's before it starts)
 	scratch    []byte        // the reader goroutine's, for decompressed bodies
 	expired    []*request    // the node sweeper's scratch (sweep.go)
+	members    []*request    // the reader's scratch: a batch's members (coalesce.go)
 
 	mu      sync.Mutex
 	closed  bool   // set by shutdown; no request is inserted afterwards
-	nextID  uint64 // the next request ID; IDs rise in write-buffer order
+	nextID  uint64 // the next request ID
 	written uint64 // every ID up to this one has been handed to the socket
 	wbuf    []byte // encoded frames waiting for the writer
-	queued  int    // frames in wbuf; at most Config.QueueLen
+	queued  int    // requests in wbuf and open; at most Config.QueueLen
 	pending map[uint64]*request
+
+	// Coalescing (coalesce.go): batches filling up for the next write,
+	// their bytes, the member IDs of batches awaiting a reply, and spare
+	// member lists.
+	open      [numClasses]openBatch
+	openBytes int
+	batches   map[uint64][]uint64
+	freeIDs   [][]uint64
 }
 
 func newConn(n *node, nc net.Conn) *conn {
@@ -59,9 +68,12 @@ const (
 )
 
 // enqueue assigns r an ID, appends its frame (sealed, with its ID patched,
-// or encoded from items) to the write buffer and inserts r into the
-// pending table, all under mu, so the buffer holds frames in ID order.
-func (c *conn) enqueue(r *request, sealed []byte, h protocol.ReplicaHeader, items []protocol.Item) enqueueResult {
+// or encoded from items) to the write buffer, or its one item to an open
+// batch when coalesce is at least r.size+batchCountSize (the largest
+// coalesced frame; see coalesceLimit), and inserts r into the pending
+// table, all under mu. Every ID below nextID is in the buffer or in an
+// open batch, so swap hands all of them to the writer at once.
+func (c *conn) enqueue(r *request, sealed []byte, h protocol.ReplicaHeader, items []protocol.Item, coalesce int) enqueueResult {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -70,22 +82,26 @@ func (c *conn) enqueue(r *request, sealed []byte, h protocol.ReplicaHeader, item
 	// Frames whose ctx ended have left the window but not the buffer, so
 	// the buffer has its own byte bound: a stuck writer cannot grow it.
 	cfg := &c.node.pool.cfg
-	if c.queued >= cfg.QueueLen || (c.queued > 0 && len(c.wbuf)+r.size > cfg.MaxInFlightBytes) {
+	if c.queued >= cfg.QueueLen || (c.queued > 0 && len(c.wbuf)+c.openBytes+r.size > cfg.MaxInFlightBytes) {
 		c.mu.Unlock()
 		return enqueueFull
 	}
-	id := c.nextID
-	c.nextID++
-	r.id = id
-	if sealed != nil {
+	switch {
+	case sealed == nil && len(items) == 1 && coalesce >= r.size+batchCountSize:
+		c.coalesce(r, h, items[0], coalesce)
+	case sealed != nil:
+		r.id = c.nextID
+		c.nextID++
 		start := len(c.wbuf)
 		c.wbuf = append(c.wbuf, sealed...)
-		setFrameID(c.wbuf[start:], id)
-	} else {
-		c.wbuf = appendRequest(c.wbuf, id, h, items)
+		setFrameID(c.wbuf[start:], r.id)
+	default:
+		r.id = c.nextID
+		c.nextID++
+		c.wbuf = appendRequest(c.wbuf, r.id, h, items)
 	}
 	r.refs.Add(1) // the table's: dropped by whoever completes r
-	c.pending[id] = r
+	c.pending[r.id] = r
 	c.queued++
 	wake := c.queued == 1
 	r.conn.Store(c)
@@ -150,8 +166,8 @@ func (c *conn) writeLoop() error {
 		// Yield once so senders that are runnable now append their frames
 		// to this batch: DESIGN §7 measured about 3x more frames per write.
 		runtime.Gosched()
-		out, frames := c.swap(spare)
-		if frames == 0 {
+		out, requests := c.swap(spare)
+		if requests == 0 {
 			spare = out
 			continue
 		}
@@ -159,7 +175,7 @@ func (c *conn) writeLoop() error {
 			return fmt.Errorf("cannot write to node %s: %w", c.node.id, err)
 		}
 		st.writes.Add(1)
-		st.sent.Add(uint64(frames))
+		st.sent.Add(uint64(requests))
 		spare = nil
 		if cap(out) <= maxKeptWriteBuf {
 			spare = out[:0]
@@ -167,15 +183,17 @@ func (c *conn) writeLoop() error {
 	}
 }
 
-// swap takes the queued frames, leaving spare as the new write buffer, and
-// marks their IDs written: from here on their outcome is unknown.
-func (c *conn) swap(spare []byte) (out []byte, frames int) {
+// swap closes the open batches and takes the queued frames, leaving spare
+// as the new write buffer, and marks their IDs written: from here on their
+// outcome is unknown. It returns how many requests the frames carry.
+func (c *conn) swap(spare []byte) (out []byte, requests int) {
 	c.mu.Lock()
-	out, frames = c.wbuf, c.queued
+	c.closeOpen()
+	out, requests = c.wbuf, c.queued
 	c.wbuf, c.queued = spare, 0
 	c.written = c.nextID - 1
 	c.mu.Unlock()
-	return out, frames
+	return out, requests
 }
 
 // shutdown closes the pending table and fails every request in it: with
@@ -185,6 +203,7 @@ func (c *conn) shutdown(cause error) {
 	c.closed = true
 	pending, written := c.pending, c.written
 	c.pending, c.wbuf, c.queued = nil, nil, 0
+	c.open, c.openBytes, c.batches, c.freeIDs = [numClasses]openBatch{}, 0, nil, nil
 	c.mu.Unlock()
 
 	// Built once per connection, shared by every request failed here.

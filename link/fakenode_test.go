@@ -39,13 +39,45 @@ type fakeNode struct {
 	delay atomic.Int64 // nanoseconds to sleep before each reply
 	clock atomic.Uint64
 
-	requests atomic.Int64 // replica requests read
+	requests atomic.Int64 // replica requests read: items, so a coalesced RBATCH counts each
+	frames   atomic.Int64 // frames read after HELLO
+	record   atomic.Bool  // keep a seenFrame per frame in seen
+
+	seenMu sync.Mutex
+	seen   []seenFrame
 	hellos   atomic.Int64 // successful HELLOs
 
 	mu    sync.Mutex
 	store map[string]fakeValue
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
+}
+
+// seenFrame is what the fake node recorded of one request frame.
+type seenFrame struct {
+	op    protocol.Opcode
+	h     protocol.ReplicaHeader
+	items int
+	size  int // the frame's bytes on the wire, header included
+}
+
+// frameInfo reads the replica header and item count of a plain body.
+func frameInfo(op protocol.Opcode, body []byte) (protocol.ReplicaHeader, int) {
+	if op == protocol.OpReplicaBatch {
+		b, err := protocol.DecodeReplicaBatch(body)
+		if err != nil {
+			return protocol.ReplicaHeader{}, 1
+		}
+		return b.ReplicaHeader, b.Count
+	}
+	h, _, _ := protocol.DecodeReplicaOp(op, body)
+	return h, 1
+}
+
+func (f *fakeNode) seenFrames() []seenFrame {
+	f.seenMu.Lock()
+	defer f.seenMu.Unlock()
+	return append([]seenFrame(nil), f.seen...)
 }
 
 type fakeValue struct {
@@ -130,13 +162,20 @@ func (f *fakeNode) serve(c net.Conn) {
 		if err != nil {
 			return
 		}
-		f.requests.Add(1)
 		fr := protocol.Frame{Header: h, Body: body}
 		in, err := fr.Open(scratch, protocol.DefaultMaxFrameSize)
 		if err != nil {
 			f.t.Errorf("fake node: cannot open frame: %v", err)
 			return
 		}
+		rh, items := frameInfo(h.Op, in)
+		if f.record.Load() {
+			f.seenMu.Lock()
+			f.seen = append(f.seen, seenFrame{op: h.Op, h: rh, items: items, size: protocol.HeaderSize + len(body)})
+			f.seenMu.Unlock()
+		}
+		f.frames.Add(1)
+		f.requests.Add(int64(items))
 		if d := f.delay.Load(); d > 0 {
 			time.Sleep(time.Duration(d))
 		}

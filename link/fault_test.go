@@ -3,6 +3,7 @@ package link
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -59,8 +60,17 @@ func TestResetMidFrameFailsWrittenAsUnknown(t *testing.T) {
 }
 
 // TestShutdownClassifiesByWritten checks the outcome class of requests
-// still queued (never written) against those handed to the socket.
+// still queued (never written) against those handed to the socket, sent
+// alone and coalesced (a member still in an open batch was not written).
 func TestShutdownClassifiesByWritten(t *testing.T) {
+	for _, coalesce := range []int{0, maxCoalesceBytes} {
+		t.Run(fmt.Sprintf("coalesce=%d", coalesce), func(t *testing.T) {
+			shutdownClassifiesByWritten(t, coalesce)
+		})
+	}
+}
+
+func shutdownClassifiesByWritten(t *testing.T, coalesce int) {
 	p, err := New(testConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -68,13 +78,18 @@ func TestShutdownClassifiesByWritten(t *testing.T) {
 	n := &node{pool: p, window: newWindow(10, 1<<30)}
 	c := newConn(n, nil)
 	var got [3]error
+	items := []protocol.Item{get("k")}
+	size, err := frameSize(p.cfg.Limits, items)
+	if err != nil {
+		t.Fatal(err)
+	}
 	enqueue := func(i int) {
-		if err := n.window.acquire(context.Background(), 1); err != nil {
+		if err := n.window.acquire(context.Background(), size); err != nil {
 			t.Fatal(err)
 		}
-		r := &request{ctx: context.Background(), node: n, size: 1,
+		r := &request{ctx: context.Background(), node: n, size: size,
 			done: func(rep replica.Reply) { got[i] = rep.Err }}
-		if c.enqueue(r, nil, protocol.ReplicaHeader{}, []protocol.Item{get("k")}) != enqueued {
+		if c.enqueue(r, nil, protocol.ReplicaHeader{}, items, coalesce) != enqueued {
 			t.Fatal("enqueue failed")
 		}
 	}
@@ -88,7 +103,7 @@ func TestShutdownClassifiesByWritten(t *testing.T) {
 			t.Errorf("request %d: err %v has outcome %v, want %v", i, got[i], outcome(got[i]), want)
 		}
 	}
-	if c.enqueue(&request{}, nil, protocol.ReplicaHeader{}, nil) != enqueueClosed {
+	if c.enqueue(&request{}, nil, protocol.ReplicaHeader{}, nil, coalesce) != enqueueClosed {
 		t.Fatal("a shut-down connection accepted a request")
 	}
 	if k, _ := n.window.usage(); k != 0 {
@@ -385,6 +400,14 @@ func TestConfigValidate(t *testing.T) {
 // window at once but their frames stay queued until written; the queue's
 // own bounds (frames and bytes) keep a stuck writer from growing it.
 func TestQueueBoundedWhileWriterStuck(t *testing.T) {
+	for _, coalesce := range []int{0, maxCoalesceBytes} {
+		t.Run(fmt.Sprintf("coalesce=%d", coalesce), func(t *testing.T) {
+			queueBoundedWhileWriterStuck(t, coalesce)
+		})
+	}
+}
+
+func queueBoundedWhileWriterStuck(t *testing.T, coalesce int) {
 	cfg := testConfig()
 	cfg.Limits.MaxFrameSize = 64 << 10
 	cfg.Limits.MaxValueSize = 40 << 10
@@ -402,7 +425,7 @@ func TestQueueBoundedWhileWriterStuck(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := &request{ctx: context.Background(), node: n, size: size}
-		return c.enqueue(r, nil, protocol.ReplicaHeader{}, items)
+		return c.enqueue(r, nil, protocol.ReplicaHeader{}, items, coalesce)
 	}
 	big := put("k", string(make([]byte, 30<<10)), 1)
 	for i, want := range []enqueueResult{enqueued, enqueued, enqueueFull} {

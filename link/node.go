@@ -36,7 +36,7 @@ type node struct {
 
 // counters are the node's monotonic statistics.
 type counters struct {
-	sent, writes, errors, late, reconnects, ejections atomic.Uint64
+	sent, batched, writes, errors, late, reconnects, ejections atomic.Uint64
 }
 
 func startNode(p *Pool, id, addr string) *node {

@@ -111,7 +111,8 @@ type NodeStats struct {
 	InFlightBytes int    // their encoded bytes
 	Failures      int    // consecutive failures now (see Config.EjectAfter)
 	Sent          uint64 // requests written to sockets
-	Writes        uint64 // write system calls; Sent/Writes is frames per write
+	Batched       uint64 // of those, requests coalesced into RBATCH frames (Config.Coalesce)
+	Writes        uint64 // write system calls; Sent/Writes is requests per write
 	Errors        uint64 // requests completed with Reply.Err
 	Late          uint64 // replies dropped: their request had completed, or unknown ID
 	Reconnects    uint64 // connections made after a slot's first
@@ -135,6 +136,7 @@ func (n *node) snapshot() NodeStats {
 		ID: n.id, Addr: n.addr, Up: n.up.Load(), Conns: len(conns),
 		Failures:   int(n.failures.Load()),
 		Sent:       n.stats.sent.Load(),
+		Batched:    n.stats.batched.Load(),
 		Writes:     n.stats.writes.Load(),
 		Errors:     n.stats.errors.Load(),
 		Late:       n.stats.late.Load(),

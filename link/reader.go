@@ -105,7 +105,11 @@ func (c *conn) handle(f protocol.Frame) error {
 	}
 	r := c.take(f.ID)
 	if r == nil {
-		c.node.stats.late.Add(1)
+		if c.takeBatch(f.ID) {
+			c.split(f)
+		} else {
+			c.node.stats.late.Add(1)
+		}
 		return nil
 	}
 	if err := r.ctx.Err(); err != nil {
@@ -131,12 +135,9 @@ func (c *conn) decode(r *request, f protocol.Frame) replica.Reply {
 	if f.Op != r.op {
 		return replica.Reply{Err: ErrBadReply}
 	}
-	body, err := f.Open(c.scratch, c.node.pool.cfg.Limits.MaxFrameSize)
+	body, err := c.openBody(f)
 	if err != nil {
-		return replica.Reply{Err: both(ErrBadReply, err)}
-	}
-	if f.Flags&protocol.FlagCompressed != 0 && cap(body) <= maxKeptScratch {
-		c.scratch = body[:0] // keep a grown scratch for the next compressed reply
+		return replica.Reply{Err: err}
 	}
 	if r.raw != nil {
 		return r.raw(f.Header, body)
@@ -145,6 +146,19 @@ func (c *conn) decode(r *request, f protocol.Frame) replica.Reply {
 		return decodeBatchReply(f.Header, body, r.items)
 	}
 	return decodeSingleReply(f.Header, body, &r.one)
+}
+
+// openBody returns f's plain body: decompressed into the reader's
+// scratch, or aliasing the read buffer.
+func (c *conn) openBody(f protocol.Frame) ([]byte, error) {
+	body, err := f.Open(c.scratch, c.node.pool.cfg.Limits.MaxFrameSize)
+	if err != nil {
+		return nil, both(ErrBadReply, err)
+	}
+	if f.Flags&protocol.FlagCompressed != 0 && cap(body) <= maxKeptScratch {
+		c.scratch = body[:0] // keep a grown scratch for the next compressed reply
+	}
+	return body, nil
 }
 
 func decodeSingleReply(h protocol.Header, body []byte, one *[1]protocol.Result) replica.Reply {

@@ -96,11 +96,14 @@ func (p *Pool) send(ctx context.Context, id string, h protocol.ReplicaHeader, it
 func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Item, noWait bool) error {
 	h.DeadlineMs = deadlineMs(r.ctx)
 	var sealed *[]byte
+	coalesce := 0
 	if r.frame != nil {
 		sealed = &r.frame
 	} else if seal := n.pool.tunables().Seal; needsSeal(seal, r.size) {
 		sealed = sealRequest(seal, r.size, h, items)
 		defer putBuf(sealed)
+	} else {
+		coalesce = n.pool.coalesceLimit(seal)
 	}
 	// Once inserted, a request whose ctx ends is completed by the node's
 	// sweeper (sweep.go) or by its reply, whichever comes first; the
@@ -110,7 +113,7 @@ func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Ite
 		if !n.up.Load() {
 			return ErrNodeDown
 		}
-		switch n.enqueue(r, sealed, h, items) {
+		switch n.enqueue(r, sealed, h, items, coalesce) {
 		case enqueued:
 			if r.ctx.Err() != nil {
 				r.onCtxDone()
@@ -138,7 +141,7 @@ func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Ite
 
 // enqueue tries the ready connections round robin, starting at the next
 // one. It reports enqueueFull only if every connection is full.
-func (n *node) enqueue(r *request, sealed *[]byte, h protocol.ReplicaHeader, items []protocol.Item) enqueueResult {
+func (n *node) enqueue(r *request, sealed *[]byte, h protocol.ReplicaHeader, items []protocol.Item, coalesce int) enqueueResult {
 	conns := *n.ready.Load()
 	var frame []byte
 	if sealed != nil {
@@ -148,7 +151,7 @@ func (n *node) enqueue(r *request, sealed *[]byte, h protocol.ReplicaHeader, ite
 	start := n.rr.Add(1)
 	for i := range len(conns) {
 		c := conns[(start+uint64(i))%uint64(len(conns))]
-		switch c.enqueue(r, frame, h, items) {
+		switch c.enqueue(r, frame, h, items, coalesce) {
 		case enqueued:
 			return enqueued
 		case enqueueFull:
