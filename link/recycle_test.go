@@ -87,7 +87,11 @@ func TestTransientRecycleUnderTimeouts(t *testing.T) {
 			t.Fatalf("request %d: done called %d times", n, c)
 		}
 	}
-	t.Logf("answered in time: %d of %d; late replies: %d", okN.Load(), len(calls), stats(p, "n1").Late)
+	s := stats(p, "n1")
+	t.Logf("answered in time: %d of %d; late replies: %d; coalesced: %d", okN.Load(), len(calls), s.Late, s.Batched)
+	if s.Batched == 0 {
+		t.Error("no request was coalesced: this test no longer covers batches")
+	}
 	if w := wrong.Load(); w != 0 {
 		t.Fatalf("%d replies went to the wrong request or came twice", w)
 	}
