@@ -45,7 +45,7 @@ type fakeNode struct {
 
 	seenMu sync.Mutex
 	seen   []seenFrame
-	hellos   atomic.Int64 // successful HELLOs
+	hellos atomic.Int64 // successful HELLOs
 
 	mu    sync.Mutex
 	store map[string]fakeValue
