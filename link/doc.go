@@ -22,8 +22,13 @@
 //
 // Goroutines: per node, one slot goroutine per connection (dial, HELLO,
 // then the writer), one reader per live connection, and one sweeper that
-// fails pending requests whose ctx ended (every 10 ms while the node has
-// requests admitted; sweep.go); Pool.Close and SetNodes wait for them.
+// fails pending requests whose ctx ended (at the earliest pending deadline
+// and at least every 10 ms while the node has requests admitted;
+// sweep.go); Pool.Close and SetNodes wait for them.
+//
+// Single-item requests waiting for the same write of a connection are
+// coalesced into RBATCH frames (Config.Coalesce; coalesce.go), each
+// still completed on its own from its item of the batch reply.
 //
 // Locks: Pool.mu is held while nodes are started and stopped; node.mu,
 // conn.mu and window.mu are leaves and never nest. No lock is held while

@@ -30,6 +30,12 @@ type node struct {
 	ready    atomic.Pointer[[]*conn] // immutable snapshot of the handshaken connections
 	stats    counters
 
+	// The sweeper's schedule (sweep.go), UnixNano: the earliest deadline
+	// of the pending requests, and when the sweeper plans to wake.
+	earliest  atomic.Int64
+	nextSweep atomic.Int64
+	sweepKick chan struct{} // capacity 1: an earlier deadline than nextSweep arrived
+
 	mu      sync.Mutex    // guards changes of ready and changed
 	changed chan struct{} // closed and replaced when ready or up changes
 }
@@ -41,13 +47,16 @@ type counters struct {
 
 func startNode(p *Pool, id, addr string) *node {
 	n := &node{
-		pool:    p,
-		id:      id,
-		addr:    addr,
-		log:     p.log.With("node", id, "addr", addr),
-		window:  newWindow(p.cfg.MaxInFlight, p.cfg.MaxInFlightBytes),
-		changed: make(chan struct{}),
+		pool:      p,
+		id:        id,
+		addr:      addr,
+		log:       p.log.With("node", id, "addr", addr),
+		window:    newWindow(p.cfg.MaxInFlight, p.cfg.MaxInFlightBytes),
+		changed:   make(chan struct{}),
+		sweepKick: make(chan struct{}, 1),
 	}
+	n.earliest.Store(noDeadline)
+	n.nextSweep.Store(noDeadline)
 	n.ctx, n.cancel = context.WithCancelCause(context.Background())
 	n.up.Store(true) // optimistic until EjectAfter failures say otherwise
 	n.ready.Store(&[]*conn{})

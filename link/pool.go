@@ -5,6 +5,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Pool holds persistent, pipelined connections to storage nodes and
@@ -24,6 +25,8 @@ type Pool struct {
 	// callbacksDone, after which callbacks find nothing to do.
 	callbacks     sync.RWMutex
 	callbacksDone bool
+
+	now func() time.Time // the sweepers' clock; tests replace it before SetNodes
 }
 
 // New returns a pool with no nodes; add them with SetNodes.
@@ -31,7 +34,7 @@ func New(cfg Config) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Pool{cfg: cfg, log: cfg.Logger}
+	p := &Pool{cfg: cfg, log: cfg.Logger, now: time.Now}
 	t := cfg.Tunables()
 	p.tun.Store(&t)
 	if p.log == nil {

@@ -38,6 +38,8 @@ type request struct {
 	frame []byte
 	raw   func(h protocol.Header, body []byte) replica.Reply
 
+	deadline int64 // ctx's deadline in UnixNano, 0 if none: for the sweeper's schedule
+
 	id   uint64               // guarded by the connection's mu
 	conn atomic.Pointer[conn] // set once, when inserted into conn's table
 

@@ -95,6 +95,9 @@ func (p *Pool) send(ctx context.Context, id string, h protocol.ReplicaHeader, it
 // caller still owns it.
 func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Item, noWait bool) error {
 	h.DeadlineMs = deadlineMs(r.ctx)
+	if d, ok := r.ctx.Deadline(); ok {
+		r.deadline = d.UnixNano()
+	}
 	var sealed *[]byte
 	coalesce := 0
 	if r.frame != nil {
@@ -115,6 +118,7 @@ func (n *node) submit(r *request, h protocol.ReplicaHeader, items []protocol.Ite
 		}
 		switch n.enqueue(r, sealed, h, items, coalesce) {
 		case enqueued:
+			n.noteDeadline(r.deadline)
 			if r.ctx.Err() != nil {
 				r.onCtxDone()
 			}
