@@ -143,6 +143,7 @@ func (d *Daemon) collectLinks(e emitter) {
 		e.gauge("link_in_flight_bytes", "Encoded bytes of those requests.", float64(n.InFlightBytes), l...)
 		e.gauge("link_consecutive_failures", "Consecutive failures now.", float64(n.Failures), l...)
 		e.counter("link_sent_total", "Requests written to the node.", n.Sent, l...)
+		e.counter("link_batched_total", "Of those, requests coalesced into RBATCH frames.", n.Batched, l...)
 		e.counter("link_writes_total", "Write system calls to the node.", n.Writes, l...)
 		e.counter("link_errors_total", "Requests to the node that failed as a whole.", n.Errors, l...)
 		e.counter("link_late_replies_total", "Replies dropped: request already completed.", n.Late, l...)

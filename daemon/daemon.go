@@ -265,6 +265,7 @@ func (d *Daemon) appendStats(b *bytes.Buffer) {
 		line(b, p+"queued", int64(n.Queued))
 		line(b, p+"failures", int64(n.Failures))
 		line(b, p+"sent", n.Sent)
+		line(b, p+"batched", n.Batched)
 		line(b, p+"writes", n.Writes)
 		line(b, p+"errors", n.Errors)
 		line(b, p+"reconnects", n.Reconnects)

@@ -152,7 +152,7 @@ func (c *conn) spareIDs() []uint64 {
 		c.freeIDs = c.freeIDs[:n-1]
 		return ids[:0]
 	}
-	return nil
+	return make([]uint64, 0, c.node.pool.cfg.Coalesce) // grown once, not by doubling
 }
 
 // maxFreeIDs bounds the member lists kept for reuse per connection.
