@@ -201,13 +201,13 @@ func (c *conn) split(f protocol.Frame) {
 	}
 	for _, r := range c.members {
 		res, _ := br.Next()
-		if r == nil {
-			c.node.stats.late.Add(1)
+		if r == nil || r.ctx.Err() != nil {
+			c.completeMember(r, replica.Reply{}) // late: copy no value for it
 			continue
 		}
 		res.Value = clone(res.Value)
 		r.one[0] = res
-		c.completeMember(r, replica.Reply{Stamp: br.ReplicaStamp, Results: r.one[:]})
+		r.complete(replica.Reply{Stamp: br.ReplicaStamp, Results: r.one[:]})
 	}
 }
 
