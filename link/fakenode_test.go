@@ -41,11 +41,7 @@ type fakeNode struct {
 
 	requests atomic.Int64 // replica requests read: items, so a coalesced RBATCH counts each
 	frames   atomic.Int64 // frames read after HELLO
-	record   atomic.Bool  // keep a seenFrame per frame in seen
-
-	seenMu sync.Mutex
-	seen   []seenFrame
-	hellos atomic.Int64 // successful HELLOs
+	hellos   atomic.Int64 // successful HELLOs
 
 	mu    sync.Mutex
 	store map[string]fakeValue
@@ -53,31 +49,14 @@ type fakeNode struct {
 	wg    sync.WaitGroup
 }
 
-// seenFrame is what the fake node recorded of one request frame.
-type seenFrame struct {
-	op    protocol.Opcode
-	h     protocol.ReplicaHeader
-	items int
-	size  int // the frame's bytes on the wire, header included
-}
-
-// frameInfo reads the replica header and item count of a plain body.
-func frameInfo(op protocol.Opcode, body []byte) (protocol.ReplicaHeader, int) {
+// itemCount is the number of items in a plain request body.
+func itemCount(op protocol.Opcode, body []byte) int {
 	if op == protocol.OpReplicaBatch {
-		b, err := protocol.DecodeReplicaBatch(body)
-		if err != nil {
-			return protocol.ReplicaHeader{}, 1
+		if b, err := protocol.DecodeReplicaBatch(body); err == nil {
+			return b.Count
 		}
-		return b.ReplicaHeader, b.Count
 	}
-	h, _, _ := protocol.DecodeReplicaOp(op, body)
-	return h, 1
-}
-
-func (f *fakeNode) seenFrames() []seenFrame {
-	f.seenMu.Lock()
-	defer f.seenMu.Unlock()
-	return append([]seenFrame(nil), f.seen...)
+	return 1
 }
 
 type fakeValue struct {
@@ -168,12 +147,7 @@ func (f *fakeNode) serve(c net.Conn) {
 			f.t.Errorf("fake node: cannot open frame: %v", err)
 			return
 		}
-		rh, items := frameInfo(h.Op, in)
-		if f.record.Load() {
-			f.seenMu.Lock()
-			f.seen = append(f.seen, seenFrame{op: h.Op, h: rh, items: items, size: protocol.HeaderSize + len(body)})
-			f.seenMu.Unlock()
-		}
+		items := itemCount(h.Op, in)
 		f.frames.Add(1)
 		f.requests.Add(int64(items))
 		if d := f.delay.Load(); d > 0 {

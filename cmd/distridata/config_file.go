@@ -71,6 +71,7 @@ var knobs = []knob{
 
 	{"link.conns-per-node", "persistent connections per storage node: one fills a socket while another flushes", func(o *serveOptions) any { return &o.D.Link.ConnsPerNode }},
 	{"link.queue-len", "requests per connection waiting for the writer; past it Send fails fast", func(o *serveOptions) any { return &o.D.Link.QueueLen }},
+	{"link.coalesce", "single-item requests per connection sent as one RBATCH when they wait for the same write; 0 or 1 = off", func(o *serveOptions) any { return &o.D.Link.Coalesce }},
 	{"link.max-in-flight", "requests per node admitted and not completed", func(o *serveOptions) any { return &o.D.Link.MaxInFlight }},
 	{"link.max-in-flight-bytes", "encoded bytes of those requests per node; >= limits.max-frame-size", func(o *serveOptions) any { return &o.D.Link.MaxInFlightBytes }},
 	{"link.dial-timeout", "bound on a dial plus its HELLO round trip", func(o *serveOptions) any { return &o.D.Link.DialTimeout }},
