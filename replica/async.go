@@ -26,9 +26,9 @@ import (
 //
 // Deadlines need no timer per request: the replica calls' ctx answers Err
 // from the clock, and the Backend completes a call whose ctx ended (the
-// link's per-node sweeper does, every 10 ms), which decides the request
-// as TIMEOUT exactly as a waiting caller would have at its deadline, only
-// up to one sweep later.
+// link's per-node sweeper does, at the earliest pending deadline), which
+// decides the request as TIMEOUT exactly as a waiting caller would have at
+// its deadline, only up to about a millisecond later.
 
 // Done receives the outcome of an asynchronous request, exactly once, on
 // any goroutine: possibly the one that started it, before Start returns.
