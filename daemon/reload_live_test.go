@@ -154,7 +154,12 @@ func TestReloadUnderTraffic(t *testing.T) {
 	b.Limits.MaxFrameSize, b.Limits.MaxValueSize = 64<<10, 32<<10
 	b.ConnWindow, b.ConnWindowBytes, b.MemoryBudget = 4, 64<<10, 8<<20
 	b.DefaultTimeout, b.IdleTimeout, b.FrameTimeout = 3*time.Second, time.Minute, 5*time.Second
-	b.Replica.W, b.Replica.R, b.Replica.Timeout, b.Replica.ReadRepair = 3, 1, 3*time.Second, false
+	// W and R change, but every pair of them overlaps (W+R > N=3) across a
+	// reload too: a PUT acknowledged by 2 owners before a reload and a GET
+	// at R=1 after it could read the third, which may not have it yet
+	// (NOT_FOUND, 4 of 24 runs under load), as the contract allows.
+	b.Replica.W, b.Replica.R, b.Replica.Timeout, b.Replica.ReadRepair = 3, 2, 3*time.Second, false
+	a.Replica.W, a.Replica.R = 2, 3
 	// Bounded in count; the deadline only catches a hang (-race on two
 	// loaded cores makes each request slow).
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
