@@ -90,10 +90,11 @@ func Start(cfg Config) (*Daemon, error) {
 		d.pool.Close()
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	built := r
 	r, resume, nodesAt := d.startRing(r, saved)
 	if resume == nil && !nodesAt {
 		var next *ring.Ring
-		if r, next = d.placementMove(r, saved); next != nil {
+		if r, next = d.placementMove(r, built, saved); next != nil {
 			resume, saved.Move = next, next // like a saved move: drops wait for it
 		}
 	}

@@ -1,6 +1,7 @@
 package repair
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -87,13 +88,24 @@ type SavedState struct {
 func newRingState(db *pebble.DB) *RingState { return &RingState{db: db} }
 
 func encodeRing(r *ring.Ring) []byte {
+	b, _ := json.Marshal(ringRecord{Epoch: r.Epoch(), Hash: r.Hash(), Nodes: r.Nodes(), Table: tableBytes(r)}) // cannot fail
+	return b
+}
+
+// tableBytes is r's owner table as saved: 2 bytes per entry, little-endian.
+func tableBytes(r *ring.Ring) []byte {
 	table := r.Table()
 	raw := make([]byte, 0, 2*len(table))
 	for _, v := range table {
 		raw = binary.LittleEndian.AppendUint16(raw, v)
 	}
-	b, _ := json.Marshal(ringRecord{Epoch: r.Epoch(), Hash: r.Hash(), Nodes: r.Nodes(), Table: raw}) // cannot fail
-	return b
+	return raw
+}
+
+// SamePlacement reports whether a and b have the same table and place the
+// same nodes (IDs, zones, weights; addresses aside) by the same Config.
+func SamePlacement(a, b *ring.Ring) bool {
+	return a.Config() == b.Config() && samePlacement(a.Nodes(), b.Nodes()) && slices.Equal(a.Table(), b.Table())
 }
 
 // decodeRing rebuilds a saved ring: with ring.New when this release places
@@ -351,10 +363,17 @@ func (s SavedState) Ring0(def *ring.Ring) *ring.Ring {
 // addresses may have changed since, and only addresses may), or nil when
 // none was saved or nodes place differently (IDs, zones or weights
 // changed: that is a membership change, not a placement rule's).
-func (s SavedState) InitialRing(cfg ring.Config, nodes []ring.Node) *ring.Ring {
+//
+// like, if not nil, is a ring the caller already built for cfg and nodes:
+// when the saved table is its table, like (at the saved epoch) is returned
+// without another build (a build takes seconds at 1000 nodes and 2^20).
+func (s SavedState) InitialRing(cfg ring.Config, nodes []ring.Node, like *ring.Ring) *ring.Ring {
 	var rec ringRecord
 	if s.initial == nil || json.Unmarshal(s.initial, &rec) != nil || !samePlacement(rec.Nodes, nodes) {
 		return nil
+	}
+	if like != nil && like.Config() == cfg && samePlacement(like.Nodes(), nodes) && bytes.Equal(tableBytes(like), rec.Table) {
+		return like.WithEpoch(rec.Epoch)
 	}
 	r, err := ringFromRecord(cfg, rec, nodes)
 	if err != nil {

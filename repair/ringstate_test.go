@@ -104,13 +104,25 @@ func TestRingStateRestoresOtherPlacement(t *testing.T) {
 	if err != nil || got.Ring != nil {
 		t.Fatalf("load: %+v %v", got, err)
 	}
-	if r := got.InitialRing(cur.Config(), moved); r == nil || !slices.Equal(r.Table(), table) || r.Node(0).Addr != moved[0].Addr {
+	if r := got.InitialRing(cur.Config(), moved, cur); r == nil || !slices.Equal(r.Table(), table) || r.Node(0).Addr != moved[0].Addr {
 		t.Fatalf("initial ring not rebuilt from its table for the new addresses: %v", r)
 	}
 	heavier := cur.Nodes()
 	heavier[0].Weight = 2
-	if r := got.InitialRing(cur.Config(), heavier); r != nil {
+	if r := got.InitialRing(cur.Config(), heavier, nil); r != nil {
 		t.Fatal("initial ring rebuilt for another membership")
+	}
+
+	// A saved table equal to one the caller built is that ring, not rebuilt.
+	if err := st.SaveInitial(cur); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = st.Load(cur.Config())
+	if r := got.InitialRing(cur.Config(), cur.Nodes(), cur); r == nil || r.Hash() != cur.Hash() {
+		t.Fatalf("initial ring equal to the built one: %v", r)
+	}
+	if !SamePlacement(cur, cur.WithEpoch(9)) || SamePlacement(cur, old) {
+		t.Fatal("SamePlacement: wrong verdict")
 	}
 
 	if err := st.Commit(old, nil, time.Now()); err != nil {
