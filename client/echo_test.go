@@ -2,9 +2,9 @@ package client
 
 import (
 	"net"
-	"sync"
 	"testing"
 
+	"github.com/distridata/distridata/internal/tcptest"
 	"github.com/distridata/distridata/protocol"
 )
 
@@ -12,35 +12,8 @@ import (
 // batching the replies of each read into one write. It does nothing
 // else, so benchmarks against it measure the client.
 func echoServer(tb testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			wg.Go(func() { echo(nc) })
-		}
-	})
-	tb.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	tb.Helper()
+	return tcptest.Serve(tb, echo)
 }
 
 func echo(nc net.Conn) {

@@ -10,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/distridata/distridata/internal/tcptest"
 	"github.com/distridata/distridata/link"
 	"github.com/distridata/distridata/protocol"
 	"github.com/distridata/distridata/replica"
@@ -149,54 +149,22 @@ func TestRepairCommandRefusesAnotherRing(t *testing.T) {
 // stops when the test ends.
 func stalledNode(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var hdr [protocol.HeaderSize]byte
-				if _, err := io.ReadFull(nc, hdr[:]); err != nil {
-					return
-				}
-				h, err := protocol.DecodeHeader(hdr[:], protocol.DefaultMaxFrameSize)
-				if err != nil || h.Op != protocol.OpHello {
-					return
-				}
-				if _, err := io.CopyN(io.Discard, nc, int64(h.Length)); err != nil {
-					return
-				}
-				nc.Write(protocol.AppendHelloReply(nil, h.ID, protocol.HelloReply{
-					Version: protocol.PeerVersion, ServerID: 9, Limits: protocol.DefaultLimits()}))
-				io.Copy(io.Discard, nc) // every request is read, none answered
-			}()
+	return tcptest.Serve(t, func(nc net.Conn) {
+		var hdr [protocol.HeaderSize]byte
+		if _, err := io.ReadFull(nc, hdr[:]); err != nil {
+			return
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, nc := range conns {
-			nc.Close()
+		h, err := protocol.DecodeHeader(hdr[:], protocol.DefaultMaxFrameSize)
+		if err != nil || h.Op != protocol.OpHello {
+			return
 		}
-		mu.Unlock()
-		wg.Wait()
+		if _, err := io.CopyN(io.Discard, nc, int64(h.Length)); err != nil {
+			return
+		}
+		nc.Write(protocol.AppendHelloReply(nil, h.ID, protocol.HelloReply{
+			Version: protocol.PeerVersion, ServerID: 9, Limits: protocol.DefaultLimits()}))
+		io.Copy(io.Discard, nc) // every request is read, none answered
 	})
-	return ln.Addr().String()
 }
 
 // The ring check before a pass gives up on a node that is linked but

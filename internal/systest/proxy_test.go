@@ -3,47 +3,17 @@ package systest
 import (
 	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/distridata/distridata/internal/tcptest"
 )
 
 // echoServer echoes every connection until the test ends; cleanup closes
 // the listener and every connection and waits for their goroutines.
 func echoServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() { defer wg.Done(); _, _ = io.Copy(c, c) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	return tcptest.Serve(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
 // A proxy forgets the connections toxiproxy closed: after 20 connections
