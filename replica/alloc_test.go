@@ -52,7 +52,7 @@ func newNullCoordinator(t testing.TB) *replica.Coordinator {
 // deadline: WithDeadline plus its timer for reads, and a detached
 // WithDeadline for writes (5 allocs: the calls outlive the caller, see
 // op.contexts). With a deadline (the daemon's case) the readCtx or
-// timer-less writeCtx lives in the pooled op, like everything else.
+// timer-less deadlineCtx lives in the pooled op, like everything else.
 func TestAllocationBudget(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under -race; run without it")

@@ -2,8 +2,6 @@ package replica
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/distridata/distridata/protocol"
@@ -115,9 +113,9 @@ func (o *op) start(parent context.Context, dl time.Time, done Done) {
 		return
 	}
 	now := time.Now()
-	dl = now.Add(dl.Sub(now)) // with a monotonic reading: see asyncCtx.Err
+	dl = now.Add(dl.Sub(now)) // with a monotonic reading: see deadlineCtx.Err
 	o.dl = dl
-	o.actxMem = asyncCtx{abort: parent, deadline: dl}
+	o.actxMem = deadlineCtx{parent: parent, deadline: dl, follow: true}
 	o.actx = &o.actxMem
 	o.hdr = o.header(dl)
 	o.fanout = o.nsUsed
@@ -252,8 +250,8 @@ func (o *op) retry() {
 
 // abortCtx is the caller's ctx, for the rare paths that need a real one.
 func (o *op) abortCtx() context.Context {
-	if o.actx != nil && o.actx.abort != nil {
-		return o.actx.abort
+	if o.actx != nil && o.actx.parent != nil {
+		return o.actx.parent
 	}
 	return context.Background()
 }
@@ -313,63 +311,4 @@ func (c *Coordinator) waitLive() {
 		}
 	}
 	c.slow.Wait()
-}
-
-// asyncCtx is the context of an asynchronous request's replica calls. It
-// ends at the deadline, when the caller's ctx ends, or at release (a
-// read's answer, or the op's last reference). Like writeCtx it has no
-// timer: Err reads the clock, and a real context is built only if a Send
-// blocks on Done, off the hot path.
-type asyncCtx struct {
-	abort     context.Context // the caller's: Value, and its end ends the calls
-	deadline  time.Time
-	cancelled atomic.Bool
-
-	once   sync.Once
-	inner  context.Context // built by Done on first use
-	cancel context.CancelFunc
-}
-
-var _ context.Context = (*asyncCtx)(nil)
-
-func (c *asyncCtx) Deadline() (time.Time, bool) { return c.deadline, true }
-
-func (c *asyncCtx) Value(key any) any { return c.abort.Value(key) }
-
-// Err reports Canceled once released, the caller's error once its ctx
-// ended, DeadlineExceeded once the deadline passed, else nil.
-func (c *asyncCtx) Err() error {
-	switch {
-	case c.cancelled.Load():
-		return context.Canceled
-	case c.abort.Err() != nil:
-		return c.abort.Err()
-	case time.Until(c.deadline) <= 0: // one monotonic clock read: start gave deadline one
-		return context.DeadlineExceeded
-	}
-	return nil
-}
-
-// Done builds, on first use, a child of the caller's ctx ending at the
-// deadline or at release; after release it is a closed channel.
-func (c *asyncCtx) Done() <-chan struct{} {
-	c.once.Do(func() {
-		c.inner, c.cancel = context.WithDeadline(c.abort, c.deadline)
-		if c.cancelled.Load() {
-			c.cancel()
-		}
-	})
-	if c.inner == nil { // released before anyone asked
-		return closedChan
-	}
-	return c.inner.Done()
-}
-
-// release ends the context: the calls still pending are cancelled.
-func (c *asyncCtx) release() {
-	c.cancelled.Store(true)
-	c.once.Do(func() {}) // no inner context will be built from now on
-	if c.cancel != nil {
-		c.cancel()
-	}
 }

@@ -79,7 +79,7 @@ func (o *op) contexts(parent context.Context) (context.Context, time.Time) {
 	}
 	o.abort = parent.Done()
 	if ok { // the caller's Done closes at dl: the calls need no timer of their own
-		o.wctxMem = writeCtx{parent: parent, deadline: dl}
+		o.wctxMem = deadlineCtx{parent: parent, deadline: dl}
 		o.wctx = &o.wctxMem
 		return o.wctx, dl
 	}

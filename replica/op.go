@@ -46,14 +46,14 @@ type op struct {
 	wake   chan struct{} // capacity 1: "re-check the wait condition"
 	refs   atomic.Int32
 	cancel context.CancelFunc // ends the replica calls: reads on return, writes on release
-	wctx   *writeCtx          // a write's calls' ctx when the caller has a deadline; ended on release
+	wctx   *deadlineCtx       // a write's calls' ctx when the caller has a deadline; ended on release
 	rctx   *readCtx           // a read's calls' ctx when the caller has a deadline; ended on return
 	abort  <-chan struct{}    // the caller's Done (writes, and reads with an rctx); ends the wait
 	// The memory behind wctx and rctx, pooled with the op instead of
 	// allocated per request: the link asks a call's ctx only while the
 	// call is pending, and each pending call holds a reference, so
 	// neither is reused before every call is done.
-	wctxMem writeCtx
+	wctxMem deadlineCtx
 	rctxMem readCtx
 	// waitCtx is the calls' ctx, whose end also ends the wait; nil for a
 	// write whose abort already closes at its deadline (writectx.go).
@@ -63,9 +63,9 @@ type op struct {
 
 	// Asynchronous requests (async.go). done is set before the first
 	// Send; launching and settling are guarded by mu.
-	done      Done      // non-nil for an asynchronous request: called once with its outcome
-	actx      *asyncCtx // the calls' ctx (in actxMem); ended on a read's answer or on release
-	actxMem   asyncCtx
+	done      Done         // non-nil for an asynchronous request: called once with its outcome
+	actx      *deadlineCtx // the calls' ctx (in actxMem); ended on a read's answer or on release
+	actxMem   deadlineCtx
 	dl        time.Time // the request's deadline
 	fanout    int       // the fan-out's sends are sends[:fanout]
 	launching bool      // the fan-out's sends are still being made
@@ -200,7 +200,7 @@ func (o *op) reset() {
 	o.nsUsed, o.phaseStart, o.undecided, o.repairs = 0, 0, 0, 0
 	o.c, o.ring, o.tun, o.hdr, o.phase = nil, nil, nil, protocol.ReplicaHeader{}, phasePlan
 	o.read, o.background, o.abort, o.move, o.waitCtx = false, false, nil, nil, nil
-	o.wctxMem, o.rctxMem, o.actxMem = writeCtx{}, readCtx{}, asyncCtx{} // released already; drop the caller's ctx
+	o.wctxMem, o.rctxMem, o.actxMem = deadlineCtx{}, readCtx{}, deadlineCtx{} // released already; drop the caller's ctx
 	o.done, o.dl, o.fanout, o.launching, o.settling = nil, time.Time{}, 0, false, false
 	select {
 	case <-o.wake:
